@@ -1,0 +1,87 @@
+"""``harmmap simulate`` and ``harmmap demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harmmap.cli.output import emit_json, print_ingest, print_status
+from harmmap.ingest.pipeline import ingest_files
+from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.sources import expand_paths
+from harmmap.schema import SOURCE_POLICE_UK
+from harmmap.store.status import workspace_status
+from harmmap.store.workspace import init_workspace
+
+
+@click.command("simulate")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--seed", required=True, type=int, help="Random seed: the same seed gives the same files.")
+@click.option("--months", default=36, show_default=True, type=click.IntRange(1, 240))
+@click.option("--start-month", default="2022-01", show_default=True)
+@click.option("--per-month", "per_month", default=20_000, show_default=True, type=click.IntRange(1),
+              help="police.uk incidents per month.")
+@click.option("--towns", type=click.IntRange(1), help="Use only the first N towns.")
+@click.option("--org", "org_id", default="acme", show_default=True, help="Retailer organisation id.")
+@click.option("--single-file", is_flag=True, help="Write all police.uk rows to one CSV (for benchmarks).")
+@click.option("--json", "as_json", is_flag=True)
+def simulate_command(out_dir, seed, months, start_month, per_month, towns, org_id, single_file, as_json) -> None:
+    """Write a seeded synthetic data set with planted hotspots and its ground truth."""
+    from dataclasses import asdict
+
+    from harmmap.simulate import simulate
+
+    summary = simulate(Path(out_dir), seed=seed, months=months, start_month=start_month,
+                       incidents_per_month=per_month, towns=towns, org_id=org_id, single_file=single_file)
+    data = asdict(summary)
+    if as_json:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=click.echo) -> dict:
+    """Simulate, create a workspace and load everything into it; return the workspace status."""
+    from harmmap.geo.places import read_places
+    from harmmap.ingest.mapping import load_mapping
+    from harmmap.ingest.retailer import read_retailer_incidents
+    from harmmap.ingest.stores import read_stores
+    from harmmap.simulate import simulate
+    from harmmap.store.places import load_stores, save_places, save_stores
+
+    ws = init_workspace(workspace)
+    sim_dir = ws.root / "simulated"
+    summary = simulate(sim_dir, seed=seed, months=months, incidents_per_month=per_month)
+    echo(f"simulated data in {sim_dir}")
+    places = read_places(sim_dir / "boundaries" / "town_centres.geojson", kind="town_centre",
+                         name_field="name", code_field="code")
+    save_places(ws, places.places, "simulated town centres")
+    org = summary.org_id
+    stores = read_stores(sim_dir / "stores" / f"{org}_stores.csv", org_id=org)
+    save_stores(ws, org, stores.stores)
+    report = ingest_files(ws, SOURCE_POLICE_UK, expand_paths([sim_dir / "police_uk"]), read_police_uk).to_dict()
+    print_ingest(report)
+    mapping = load_mapping(sim_dir / "retailer" / f"{org}_mapping.toml")
+    incidents = sim_dir / "retailer" / f"{org}_incidents.csv"
+    known_stores = load_stores(ws, org)
+    reader = lambda data, name: read_retailer_incidents(incidents, org_id=org, mapping=mapping, stores=known_stores)
+    item = expand_paths([incidents], pattern=__import__("re").compile(r".*"))
+    print_ingest(ingest_files(ws, "retailer:" + org, item, reader).to_dict())
+    return workspace_status(ws)
+
+
+@click.command("demo")
+@click.option("--seed", default=20240601, show_default=True, type=int)
+@click.option("--months", default=36, show_default=True, type=click.IntRange(6, 120))
+@click.option("--per-month", "per_month", default=20_000, show_default=True, type=click.IntRange(100))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def demo_command(obj, seed, months, per_month, as_json) -> None:
+    """Build a demo workspace from simulated data and show what it holds."""
+    status = build_demo(obj["workspace"], seed, months, per_month, echo=(lambda *_: None) if as_json else click.echo)
+    emit_json(status) if as_json else print_status(status)
+
+
+COMMANDS = [simulate_command, demo_command]

@@ -1,0 +1,1 @@
+"""Coordinates, H3 cells, place joins and grids."""

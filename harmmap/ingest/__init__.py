@@ -1,0 +1,1 @@
+"""Readers: turn input files into canonical incidents plus rejects."""

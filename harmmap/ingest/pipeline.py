@@ -1,0 +1,211 @@
+"""Ingest files into a workspace: read, validate, geocode, store durably, report.
+
+Each file is stored in one transaction: its row in ``files``, its rejects, its
+new segments and the deactivation of the segments it replaces commit together
+or not at all.  A file whose content hash is already known adds nothing.
+police.uk partitions (force, month) are replaced by a later-loaded file of the
+same partition: police.uk re-publishes months with updated outcomes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harmmap.geo.geocode import locate_points
+from harmmap.ingest.identity import incidents_to_ids
+from harmmap.ingest.result import ReadResult
+from harmmap.ingest.sources import InputFile
+from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
+from harmmap.store import catalog
+from harmmap.store.segments import read_segments, remove_files, remove_orphans, write_segment
+from harmmap.store.workspace import Workspace, connect, transaction, workspace_resolution, write_lock
+
+Reader = Callable[[bytes, str], ReadResult]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A partition replaced by a newer vintage, and what changed."""
+
+    partition_key: str
+    old_file: str
+    rows_before: int
+    rows_after: int
+    added: int
+    removed: int
+    outcome_changed: int
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What happened to one input file."""
+
+    name: str
+    sha256: str
+    status: str  # 'ingested' | 'duplicate'
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict = field(default_factory=dict)
+    replaced: tuple[Replacement, ...] = ()
+    linked: int = 0
+    updated: int = 0
+    duplicate_of: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Totals over the files of one ingest run; rows_read = accepted + rejected."""
+
+    files: tuple[FileSummary, ...]
+
+    def to_dict(self) -> dict:
+        """Return the machine-readable summary printed by ``--json``."""
+        done = [f for f in self.files if f.status == "ingested"]
+        reasons: dict[str, int] = {}
+        for f in done:
+            for reason, count in f.rejected_by_reason.items():
+                reasons[reason] = reasons.get(reason, 0) + count
+        return {
+            "files": [asdict(f) for f in self.files],
+            "files_ingested": len(done),
+            "rows_read": sum(f.rows_read for f in done),
+            "accepted": sum(f.accepted for f in done),
+            "rejected": sum(f.rejected for f in done),
+            "rejected_by_reason": dict(sorted(reasons.items())),
+            "duplicates_skipped": sum(f.status == "duplicate" for f in self.files),
+            "replaced": [asdict(r) | {"file": f.name} for f in done for r in f.replaced],
+            "linked": sum(f.linked for f in done),
+            "updated": sum(f.updated for f in done),
+        }
+
+
+def _complete(result: ReadResult, source: str, file_id: int, resolution: int) -> pa.Table:
+    """Turn a reader's accepted rows into an INCIDENT_SCHEMA table plus ``partition_key``."""
+    data = result.incidents
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    n = table.num_rows
+    located = locate_points(
+        table["lat"].to_numpy(), table["lng"].to_numpy(), resolution,
+        table["easting"].to_numpy() if n else None, table["northing"].to_numpy() if n else None,
+    )
+    columns = {}
+    for name in INCIDENT_SCHEMA.names:
+        if name in ("easting", "northing", "cell", "incident_id", "file_id"):
+            continue
+        columns[name] = table[name].cast(INCIDENT_SCHEMA.field(name).type)
+    columns.update(easting=pa.array(located.easting), northing=pa.array(located.northing),
+                   cell=pa.array(located.cell, pa.uint64()), file_id=pa.array(np.full(n, file_id), pa.int64()),
+                   incident_id=pa.array(np.zeros(n, dtype="int64")))
+    completed = pa.table({name: columns[name] for name in INCIDENT_SCHEMA.names}, schema=INCIDENT_SCHEMA)
+    completed = completed.set_column(0, "incident_id", pa.array(incidents_to_ids(completed), pa.int64()))
+    if "partition_key" in table.column_names:
+        keys = table["partition_key"]
+    else:
+        keys = pa.array([f"{source}/{file_id}"] * n, pa.string())
+    return completed.append_column("partition_key", keys)
+
+
+def _split(table: pa.Table) -> dict[str, pa.Table]:
+    if table.num_rows == 0:
+        return {}
+    keys = table["partition_key"].to_numpy(zero_copy_only=False)
+    out = {}
+    for key in sorted(set(keys)):
+        out[key] = table.filter(pa.array(keys == key)).drop_columns(["partition_key"])
+    return out
+
+
+def _month_range(table: pa.Table) -> tuple[str | None, str | None]:
+    if table.num_rows == 0:
+        return None, None
+    bounds = pc.min_max(table["month"]).as_py()
+    return bounds["min"].strftime("%Y-%m"), bounds["max"].strftime("%Y-%m")
+
+
+def _diff(ws: Workspace, old_paths: list[str], new: pa.Table) -> dict[str, int]:
+    old = read_segments(ws, old_paths, ["incident_id", "outcome"]).to_pandas().set_index("incident_id")
+    fresh = new.select(["incident_id", "outcome"]).to_pandas().set_index("incident_id")
+    common = old.index.intersection(fresh.index)
+    changed = (old.loc[common, "outcome"].fillna("") != fresh.loc[common, "outcome"].fillna("")).sum()
+    return {"rows_before": len(old), "rows_after": len(fresh), "added": len(fresh.index.difference(old.index)),
+            "removed": len(old.index.difference(fresh.index)), "outcome_changed": int(changed)}
+
+
+def _cross_source_counts(ws: Workspace, conn, source: str, table: pa.Table) -> tuple[int, int]:
+    """Return (linked, updated): police<->retailer reference links and retailer re-exports."""
+    police_segments = catalog.active_segments(conn, source=SOURCE_POLICE_UK)
+    if source == SOURCE_POLICE_UK:
+        refs = set(pc.drop_null(table["source_ref"]).to_pylist())
+        retail = [s.path for s in catalog.active_segments(conn) if s not in police_segments]
+        given = read_segments(ws, retail, ["police_ref"])["police_ref"]
+        return len(refs & set(pc.drop_null(given).to_pylist())), 0
+    police_refs = read_segments(ws, [s.path for s in police_segments], ["source_ref"])["source_ref"]
+    mine = pc.drop_null(table["police_ref"])
+    linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police_refs)))).as_py() or 0)
+    earlier = read_segments(ws, [s.path for s in catalog.active_segments(conn, source=source)], ["source_ref"])
+    updated = int(pc.sum(pc.is_in(table["source_ref"], value_set=pc.unique(earlier["source_ref"]))).as_py() or 0)
+    return linked, updated
+
+
+def _ingest_one(ws: Workspace, conn, source: str, item: InputFile, reader: Reader, resolution: int) -> FileSummary:
+    data = item.load()
+    sha = hashlib.sha256(data).hexdigest()
+    known = catalog.find_file(conn, sha)
+    if known:
+        return FileSummary(item.name, sha, "duplicate", duplicate_of=f"{known[1]} (ingested {known[2]})")
+    result = reader(data, item.name)
+    file_id = catalog.next_file_id(conn)
+    table = _complete(result, source, file_id, resolution)
+    linked, updated = _cross_source_counts(ws, conn, source, table)
+    parts = _split(table)
+    written = {key: write_segment(ws, part, f"f{file_id}") for key, part in parts.items()}
+    replaced, old_paths = [], []
+    summary = FileSummary(item.name, sha, "ingested", result.rows_read, len(table), len(result.rejects),
+                          result.rejected_by_reason, (), linked, updated, None, result.notes)
+    with transaction(conn):
+        catalog.ensure_source(conn, source)
+        catalog.insert_file(conn, file_id, sha256=sha, source=source, name=item.name, size_bytes=len(data),
+                            rows_read=result.rows_read, accepted=len(table), rejected=len(result.rejects),
+                            summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
+        catalog.insert_rejects(conn, file_id, result.rejects)
+        for key, part in parts.items():
+            old = catalog.active_segments(conn, partition_key=key)
+            catalog.deactivate_segments(conn, [s.segment_id for s in old], None)
+            low, high = _month_range(part)
+            new_id = catalog.insert_segment(conn, file_id=file_id, partition_key=key, path=written[key],
+                                            rows=part.num_rows, month_min=low, month_max=high)
+            if old:
+                catalog.deactivate_segments(conn, [s.segment_id for s in old], new_id)
+                names = catalog.file_names(conn, sorted({s.file_id for s in old}))
+                replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, [s.path for s in old], part)))
+                old_paths += [s.path for s in old]
+    remove_files(ws, old_paths)
+    return replace(summary, replaced=tuple(replaced))
+
+
+def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader: Reader,
+                 progress: Callable[[FileSummary], None] | None = None) -> IngestReport:
+    """Ingest each input file with ``reader`` under the workspace write lock.
+
+    Files are committed one by one, so an interrupted run keeps the files it
+    finished; re-running skips them (same content hash).
+    """
+    resolution = workspace_resolution(ws)
+    summaries = []
+    with write_lock(ws), contextlib.closing(connect(ws)) as conn:
+        remove_orphans(ws, catalog.all_segment_paths(conn))
+        for item in inputs:
+            summary = _ingest_one(ws, conn, source, item, reader, resolution)
+            summaries.append(summary)
+            if progress:
+                progress(summary)
+    return IngestReport(tuple(summaries))

@@ -1,0 +1,128 @@
+"""Find input files: single files, globs, folders, ``.gz`` and police.uk bulk-download zips.
+
+Each input becomes an :class:`InputFile` whose ``load()`` returns the
+decompressed bytes.  A member of a zip archive is a file of its own (the
+police.uk bulk download holds ``YYYY-MM/YYYY-MM-<force>-street.csv`` members).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from harmmap.errors import InputFileError
+
+STREET_FILE = re.compile(r"(?:^|/)(\d{4}-\d{2})-([a-z0-9-]+?)-street\.csv(?:\.gz)?$", re.I)
+_MAX_DECOMPRESSED = 4 * 1024**3
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: a display name and a loader of its decompressed bytes."""
+
+    name: str
+    load: Callable[[], bytes]
+
+
+def _gunzip(path: Path) -> bytes:
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read(_MAX_DECOMPRESSED + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(
+            "cannot decompress gzip file", given=f"{path}: {exc}", fix="re-download the file"
+        ) from None
+    if len(data) > _MAX_DECOMPRESSED:
+        raise InputFileError("decompressed file is larger than 4 GiB", given=str(path))
+    return data
+
+
+def _read_plain(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputFileError("cannot read file", given=f"{path}: {exc.strerror}") from None
+
+
+def _zip_members(path: Path, pattern: re.Pattern[str]) -> list[InputFile]:
+    try:
+        archive = zipfile.ZipFile(path)
+        infos = [i for i in archive.infolist() if not i.is_dir() and pattern.search(i.filename)]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError("cannot open zip archive", given=f"{path}: {exc}") from None
+
+    def loader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+        def load() -> bytes:
+            if info.file_size > _MAX_DECOMPRESSED:
+                raise InputFileError("zip member larger than 4 GiB", given=f"{path}!{info.filename}")
+            with zipfile.ZipFile(path) as again:
+                try:
+                    return again.read(info)
+                except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+                    raise InputFileError(
+                        "cannot read zip member", given=f"{path}!{info.filename}: {exc}"
+                    ) from None
+
+        return load
+
+    return [InputFile(f"{path}!{i.filename}", loader(i)) for i in sorted(infos, key=lambda i: i.filename)]
+
+
+def _file_input(path: Path) -> InputFile:
+    if path.suffix.lower() == ".gz":
+        return InputFile(str(path), lambda: _gunzip(path))
+    return InputFile(str(path), lambda: _read_plain(path))
+
+
+def expand_paths(paths: Iterable[str | Path], *, pattern: re.Pattern[str] = STREET_FILE) -> list[InputFile]:
+    """Expand files, globs, folders and zip archives into input files, in a stable order.
+
+    Folders are searched recursively for files whose name matches ``pattern``
+    (police.uk ``*-street.csv[.gz]`` by default) and for ``.zip`` archives;
+    a file named explicitly is always taken.  Raises :class:`InputFileError`
+    when a path matches nothing.
+    """
+    found: list[InputFile] = []
+    for given in paths:
+        given = str(given)
+        matches = sorted(glob.glob(given)) if glob.has_magic(given) else [given]
+        if not matches:
+            raise InputFileError("no file matches the pattern", given=given, fix="check the path or quote the glob")
+        for match in matches:
+            found.extend(_expand_one(Path(match), pattern))
+    return found
+
+
+def _expand_one(path: Path, pattern: re.Pattern[str]) -> list[InputFile]:
+    if not path.exists():
+        raise InputFileError("file or folder not found", given=str(path))
+    if path.is_dir():
+        out: list[InputFile] = []
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.suffix.lower() == ".zip":
+                out.extend(_zip_members(child, pattern))
+            elif pattern.search(child.as_posix()):
+                out.append(_file_input(child))
+        if not out:
+            raise InputFileError(
+                "folder holds no matching files",
+                given=str(path),
+                fix="police.uk files are named YYYY-MM-<force>-street.csv (optionally .gz or inside a .zip)",
+            )
+        return out
+    if path.suffix.lower() == ".zip":
+        members = _zip_members(path, pattern)
+        if not members:
+            raise InputFileError(
+                "zip archive holds no matching files",
+                given=str(path),
+                fix="police.uk bulk downloads hold YYYY-MM/YYYY-MM-<force>-street.csv",
+            )
+        return members
+    return [_file_input(path)]
