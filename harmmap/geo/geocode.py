@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from harmmap.geo.cells import points_to_cells
 from harmmap.geo.crs import wgs84_to_bng
@@ -25,10 +26,9 @@ class Located:
 
 
 def _distinct(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pairs = np.empty(len(lat), dtype=[("lat", "f8"), ("lng", "f8")])
-    pairs["lat"], pairs["lng"] = lat, lng
-    unique, inverse = np.unique(pairs, return_inverse=True)
-    return np.ascontiguousarray(unique["lat"]), np.ascontiguousarray(unique["lng"]), inverse.ravel()
+    """Return the distinct points and, per input point, the index of its distinct point (hash-based)."""
+    codes, uniques = pd.factorize(lat + 1j * lng, sort=False)
+    return np.ascontiguousarray(uniques.real), np.ascontiguousarray(uniques.imag), codes
 
 
 def locate_points(

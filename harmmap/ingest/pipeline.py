@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -88,7 +89,7 @@ class IngestReport:
         }
 
 
-def _complete(result: ReadResult, source: str, file_id: int, resolution: int) -> pa.Table:
+def _complete(result: ReadResult, source: str, resolution: int) -> pa.Table:
     """Turn a reader's accepted rows into an INCIDENT_SCHEMA table plus ``partition_key``."""
     data = result.incidents
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
@@ -103,21 +104,19 @@ def _complete(result: ReadResult, source: str, file_id: int, resolution: int) ->
             continue
         columns[name] = table[name].cast(INCIDENT_SCHEMA.field(name).type)
     columns.update(easting=pa.array(located.easting), northing=pa.array(located.northing),
-                   cell=pa.array(located.cell, pa.uint64()), file_id=pa.array(np.full(n, file_id), pa.int64()),
+                   cell=pa.array(located.cell, pa.uint64()), file_id=pa.array(np.zeros(n, dtype="int64")),
                    incident_id=pa.array(np.zeros(n, dtype="int64")))
     completed = pa.table({name: columns[name] for name in INCIDENT_SCHEMA.names}, schema=INCIDENT_SCHEMA)
     completed = completed.set_column(0, "incident_id", pa.array(incidents_to_ids(completed), pa.int64()))
-    if "partition_key" in table.column_names:
-        keys = table["partition_key"]
-    else:
-        keys = pa.array([f"{source}/{file_id}"] * n, pa.string())
-    return completed.append_column("partition_key", keys)
+    keys = table["partition_key"] if "partition_key" in table.column_names else pa.nulls(n, pa.string())
+    return completed.append_column("partition_key", keys.cast(pa.string()))
 
 
-def _split(table: pa.Table) -> dict[str, pa.Table]:
+def _split(table: pa.Table, default_key: str) -> dict[str, pa.Table]:
+    """Split a completed table by partition key (rows without one get ``default_key``)."""
     if table.num_rows == 0:
         return {}
-    keys = table["partition_key"].to_numpy(zero_copy_only=False)
+    keys = pc.fill_null(table["partition_key"], default_key).to_numpy(zero_copy_only=False)
     out = {}
     for key in sorted(set(keys)):
         out[key] = table.filter(pa.array(keys == key)).drop_columns(["partition_key"])
@@ -156,25 +155,46 @@ def _cross_source_counts(ws: Workspace, conn, source: str, table: pa.Table) -> t
     return linked, updated
 
 
-def _ingest_one(ws: Workspace, conn, source: str, item: InputFile, reader: Reader, resolution: int) -> FileSummary:
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and completed off the main thread, ready to be stored."""
+
+    item: InputFile
+    sha256: str
+    size_bytes: int
+    result: ReadResult | None
+    table: pa.Table | None
+
+
+def _prepare(ws: Workspace, source: str, item: InputFile, reader: Reader, resolution: int) -> _Prepared:
+    """Load, hash, read, validate and geocode one file (no writes; safe in a worker thread)."""
     data = item.load()
     sha = hashlib.sha256(data).hexdigest()
-    known = catalog.find_file(conn, sha)
-    if known:
-        return FileSummary(item.name, sha, "duplicate", duplicate_of=f"{known[1]} (ingested {known[2]})")
+    with contextlib.closing(connect(ws)) as conn:
+        if catalog.find_file(conn, sha):
+            return _Prepared(item, sha, len(data), None, None)
     result = reader(data, item.name)
-    file_id = catalog.next_file_id(conn)
-    table = _complete(result, source, file_id, resolution)
+    return _Prepared(item, sha, len(data), result, _complete(result, source, resolution))
+
+
+def _store(ws: Workspace, conn, source: str, prep: _Prepared) -> FileSummary:
+    """Write the segments of a prepared file and register everything in one transaction."""
+    known = catalog.find_file(conn, prep.sha256)
+    if known or prep.result is None:
+        return FileSummary(prep.item.name, prep.sha256, "duplicate",
+                           duplicate_of=f"{known[1]} (ingested {known[2]})" if known else None)
+    result, file_id = prep.result, catalog.next_file_id(conn)
+    table = prep.table.set_column(prep.table.schema.get_field_index("file_id"), "file_id",
+                                  pa.array(np.full(prep.table.num_rows, file_id), pa.int64()))
     linked, updated = _cross_source_counts(ws, conn, source, table)
-    parts = _split(table)
+    parts = _split(table, f"{source}/{prep.sha256[:16]}")
     written = {key: write_segment(ws, part, f"f{file_id}") for key, part in parts.items()}
     replaced, old_paths = [], []
-    summary = FileSummary(item.name, sha, "ingested", result.rows_read, len(table), len(result.rejects),
-                          result.rejected_by_reason, (), linked, updated, None, result.notes)
     with transaction(conn):
         catalog.ensure_source(conn, source)
-        catalog.insert_file(conn, file_id, sha256=sha, source=source, name=item.name, size_bytes=len(data),
-                            rows_read=result.rows_read, accepted=len(table), rejected=len(result.rejects),
+        catalog.insert_file(conn, file_id, sha256=prep.sha256, source=source, name=prep.item.name,
+                            size_bytes=prep.size_bytes, rows_read=result.rows_read, accepted=table.num_rows,
+                            rejected=len(result.rejects),
                             summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
         catalog.insert_rejects(conn, file_id, result.rejects)
         for key, part in parts.items():
@@ -189,23 +209,33 @@ def _ingest_one(ws: Workspace, conn, source: str, item: InputFile, reader: Reade
                 replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, [s.path for s in old], part)))
                 old_paths += [s.path for s in old]
     remove_files(ws, old_paths)
-    return replace(summary, replaced=tuple(replaced))
+    return FileSummary(prep.item.name, prep.sha256, "ingested", result.rows_read, table.num_rows,
+                       len(result.rejects), result.rejected_by_reason, tuple(replaced), linked, updated, None,
+                       result.notes)
 
 
 def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader: Reader,
                  progress: Callable[[FileSummary], None] | None = None) -> IngestReport:
     """Ingest each input file with ``reader`` under the workspace write lock.
 
-    Files are committed one by one, so an interrupted run keeps the files it
-    finished; re-running skips them (same content hash).
+    Files are read and geocoded in a worker thread while the previous one is
+    stored, and committed one by one in input order, so an interrupted run
+    keeps the files it finished; re-running skips them (same content hash).
     """
     resolution = workspace_resolution(ws)
     summaries = []
-    with write_lock(ws), contextlib.closing(connect(ws)) as conn:
+    with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=1) as pool:
         remove_orphans(ws, catalog.all_segment_paths(conn))
+        pending = None
         for item in inputs:
-            summary = _ingest_one(ws, conn, source, item, reader, resolution)
-            summaries.append(summary)
+            future = pool.submit(_prepare, ws, source, item, reader, resolution)
+            if pending is not None:
+                summaries.append(_store(ws, conn, source, pending.result()))
+                if progress:
+                    progress(summaries[-1])
+            pending = future
+        if pending is not None:
+            summaries.append(_store(ws, conn, source, pending.result()))
             if progress:
-                progress(summary)
+                progress(summaries[-1])
     return IngestReport(tuple(summaries))

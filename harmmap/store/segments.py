@@ -35,7 +35,7 @@ def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
     name = f"{stem}-{uuid.uuid4().hex[:12]}.parquet"
     final = ws.segment_dir / name
     temp = ws.segment_dir / f".tmp-{name}"
-    pq.write_table(table, temp, compression="zstd", compression_level=1, row_group_size=1_000_000)
+    pq.write_table(table, temp, compression="snappy", row_group_size=1_000_000)
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, final)
