@@ -162,6 +162,23 @@ BNG_BOUNDS = {"e_min": 0.0, "e_max": 700_000.0, "n_min": 0.0, "n_max": 1_300_000
 DEFAULT_RESOLUTION = 9
 
 
+def conform_column(column, field: pa.Field):
+    """Cast a column to ``field``'s type, keeping dictionary encoding of the same value type.
+
+    Dictionary-encoded text (crime type, location, outcome, ...) stays encoded on
+    the way to Parquet, which stores it as plain text with dictionary pages.
+    """
+    if pa.types.is_dictionary(column.type) and column.type.value_type == field.type:
+        return column
+    return column.cast(field.type)
+
+
+def conform_incidents(table: pa.Table) -> pa.Table:
+    """Return ``table`` with exactly the :data:`INCIDENT_SCHEMA` columns, in order, with their types."""
+    columns = [conform_column(table[f.name], f) for f in INCIDENT_SCHEMA]
+    return pa.table(columns, names=INCIDENT_SCHEMA.names)
+
+
 def empty_incidents() -> pa.Table:
     """Return an empty table with :data:`INCIDENT_SCHEMA`."""
     return INCIDENT_SCHEMA.empty_table()

@@ -8,7 +8,6 @@ import click
 
 from harmmap.cli.ingest import parse_column_flags
 from harmmap.cli.output import emit_json
-from harmmap.store.assign import incidents_to_places
 from harmmap.store.catalog import check_org_id
 from harmmap.store.incidents import read_incidents
 from harmmap.store.places import load_places, load_stores, save_places, save_stores
@@ -36,6 +35,7 @@ def places_group() -> None:
 def import_command(obj, path, kind, name_field, code_field, layer, crs, tolerance, as_json) -> None:
     """Import boundaries (GeoJSON, GeoPackage, Shapefile; any CRS) as places."""
     from harmmap.geo.places import read_places
+    from harmmap.store.assign import incidents_to_places
 
     ws = open_workspace(obj["workspace"])
     read = read_places(path, kind=kind, name_field=name_field, code_field=code_field, layer=layer, crs=crs)

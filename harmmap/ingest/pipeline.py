@@ -23,7 +23,7 @@ from harmmap.geo.geocode import locate_points
 from harmmap.ingest.identity import incidents_to_ids
 from harmmap.ingest.result import ReadResult
 from harmmap.ingest.sources import InputFile
-from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
+from harmmap.schema import SOURCE_POLICE_UK, conform_incidents
 from harmmap.store import catalog
 from harmmap.store.segments import read_segments, remove_files, remove_orphans, write_segment
 from harmmap.store.workspace import Workspace, connect, transaction, workspace_resolution, write_lock
@@ -98,28 +98,31 @@ def _complete(result: ReadResult, source: str, resolution: int) -> pa.Table:
         table["lat"].to_numpy(), table["lng"].to_numpy(), resolution,
         table["easting"].to_numpy() if n else None, table["northing"].to_numpy() if n else None,
     )
-    columns = {}
-    for name in INCIDENT_SCHEMA.names:
-        if name in ("easting", "northing", "cell", "incident_id", "file_id"):
-            continue
-        columns[name] = table[name].cast(INCIDENT_SCHEMA.field(name).type)
-    columns.update(easting=pa.array(located.easting), northing=pa.array(located.northing),
-                   cell=pa.array(located.cell, pa.uint64()), file_id=pa.array(np.zeros(n, dtype="int64")),
-                   incident_id=pa.array(np.zeros(n, dtype="int64")))
-    completed = pa.table({name: columns[name] for name in INCIDENT_SCHEMA.names}, schema=INCIDENT_SCHEMA)
-    completed = completed.set_column(0, "incident_id", pa.array(incidents_to_ids(completed), pa.int64()))
+    table = (table.set_column(table.schema.get_field_index("easting"), "easting", pa.array(located.easting))
+             .set_column(table.schema.get_field_index("northing"), "northing", pa.array(located.northing))
+             .append_column("cell", pa.array(located.cell, pa.uint64()))
+             .append_column("file_id", pa.array(np.zeros(n, dtype="int64")))
+             .append_column("incident_id", pa.array(np.zeros(n, dtype="int64"))))
     keys = table["partition_key"] if "partition_key" in table.column_names else pa.nulls(n, pa.string())
-    return completed.append_column("partition_key", keys.cast(pa.string()))
+    completed = conform_incidents(table)
+    completed = completed.set_column(0, "incident_id", pa.array(incidents_to_ids(completed), pa.int64()))
+    return completed.append_column("partition_key", keys)
 
 
 def _split(table: pa.Table, default_key: str) -> dict[str, pa.Table]:
     """Split a completed table by partition key (rows without one get ``default_key``)."""
     if table.num_rows == 0:
         return {}
-    keys = pc.fill_null(table["partition_key"], default_key).to_numpy(zero_copy_only=False)
-    out = {}
-    for key in sorted(set(keys)):
-        out[key] = table.filter(pa.array(keys == key)).drop_columns(["partition_key"])
+    column = table["partition_key"].combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    labels = [default_key if v is None else v for v in column.dictionary.to_pylist()] + [default_key]
+    codes = column.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
+    body = table.drop_columns(["partition_key"])
+    out: dict[str, pa.Table] = {}
+    for code in np.unique(codes):
+        part = body.filter(pa.array(codes == code))
+        out[labels[code]] = pa.concat_tables([out[labels[code]], part]) if labels[code] in out else part
     return out
 
 
@@ -132,7 +135,8 @@ def _month_range(table: pa.Table) -> tuple[str | None, str | None]:
 
 def _diff(ws: Workspace, old_paths: list[str], new: pa.Table) -> dict[str, int]:
     old = read_segments(ws, old_paths, ["incident_id", "outcome"]).to_pandas().set_index("incident_id")
-    fresh = new.select(["incident_id", "outcome"]).to_pandas().set_index("incident_id")
+    fresh = new.select(["incident_id", "outcome"]).cast(pa.schema(
+        [("incident_id", pa.int64()), ("outcome", pa.string())])).to_pandas().set_index("incident_id")
     common = old.index.intersection(fresh.index)
     changed = (old.loc[common, "outcome"].fillna("") != fresh.loc[common, "outcome"].fillna("")).sum()
     return {"rows_before": len(old), "rows_after": len(fresh), "added": len(fresh.index.difference(old.index)),

@@ -119,7 +119,7 @@ def _parse_fast(data: bytes, header: list[str], layout: str) -> tuple[pa.Table, 
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True, block_size=16 << 20),
             convert_options=pacsv.ConvertOptions(
-                column_types=_string_types(header), strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types=_string_types(header), strings_can_be_null=True
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -156,7 +156,8 @@ def _parse_careful(data: bytes, header: list[str], layout: str) -> tuple[pa.Tabl
         good.append(fields)
         numbers.append(record)
     columns = list(zip(*good)) if good else [() for _ in header]
-    table = pa.table({col: pa.array(list(values), type=pa.string()) for col, values in zip(header, columns)})
+    table = pa.table({col: pa.array([v if v != "" else None for v in values], type=pa.string())
+                      for col, values in zip(header, columns)})
     table = table.append_column("row_number", pa.array(numbers, type=pa.int64()))
     rejects = make_rejects(*zip(*bad_rows)) if bad_rows else make_rejects([], [], [], [])
     return table, rejects
@@ -181,43 +182,50 @@ def _validate(table: pa.Table, bad: pd.DataFrame, layout: str, name: str) -> Rea
     n = table.num_rows
     reason = np.full(n, "", dtype=object)
     detail = np.full(n, "", dtype=object)
-    month_text, month_ok = _lookup(table["Month"], lambda v: re.match(_MONTH, v.strip()) is not None)
-    type_text, type_ok = _lookup(table["Crime type"], lambda v: v.strip() in _KNOWN_TYPES)
+    month = _Encoded(table["Month"], str.strip)
+    crime = _Encoded(table["Crime type"], str.strip)
+    month_ok = month.test(lambda v: re.match(_MONTH, v) is not None)
+    type_ok = crime.test(lambda v: v in _KNOWN_TYPES)
     lat, lng, easting, northing, location_reason = _locations(table, layout)
-    _set_first(reason, detail, ~month_ok, "bad_date", lambda i: f"Month is not YYYY-MM: {month_text[i]!r}")
+    _set_first(reason, detail, ~month_ok, "bad_date", lambda i: f"Month is not YYYY-MM: {month.text(i)!r}")
     _set_first(
         reason, detail, ~type_ok, "unknown_crime_type",
-        lambda i: f"unknown crime type {type_text[i]!r}; known: {'; '.join(CRIME_TYPES)}",
+        lambda i: f"unknown crime type {crime.text(i)!r}; known: {'; '.join(CRIME_TYPES)}",
     )
     _set_first(reason, detail, location_reason != "", location_reason, lambda i: REJECT_REASONS[location_reason[i]])
     rejected = reason != ""
     rejects = pd.concat([bad, _rejects_of(table, rejected, reason, detail)], ignore_index=True)
     rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
-    keep = pa.array(~rejected)
-    incidents = _canonical(table.filter(keep), lat[~rejected], lng[~rejected],
-                           easting[~rejected], northing[~rejected], name)
-    notes = _legacy_notes(table.filter(keep)["Crime type"])
-    keys = tuple(sorted(set(pc.unique(incidents["partition_key"]).to_pylist())))
+    accepted = ~rejected
+    canonical = _canonical(table, month, crime, lat, lng, easting, northing, accepted, name)
+    incidents = canonical.filter(pa.array(accepted)) if rejected.any() else canonical
+    keys = tuple(sorted(str(k) for k in pc.unique(incidents["partition_key"].combine_chunks().dictionary_decode()
+                                                  if incidents.num_rows else pa.array([], pa.string())).to_pylist()))
+    notes = _legacy_notes(crime, accepted)
     return ReadResult(incidents, rejects, n + len(bad), partition_keys=keys, notes=notes)
 
 
-def _lookup(column: pa.ChunkedArray, check) -> tuple[list[str], np.ndarray]:
-    """Check a low-cardinality column once per distinct value; return (text per row, ok per row)."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    values = encoded.dictionary.to_pylist()
-    ok_values = np.array([check(v) for v in values], dtype=bool)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    return _LazyText(values, indices), ok_values[indices] if len(values) else np.zeros(0, dtype=bool)
+class _Encoded:
+    """A low-cardinality text column as distinct values plus one code per row (-1 = blank)."""
 
+    def __init__(self, column: pa.ChunkedArray, clean=lambda v: v):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        self.values = [None if v is None else clean(v) for v in encoded.dictionary.to_pylist()]
+        self.codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int32")
 
-class _LazyText:
-    """Row text looked up from a dictionary only for the (few) rows that need it."""
+    def test(self, check) -> np.ndarray:
+        """Return ``check(value)`` per row (False for blanks)."""
+        ok = np.array([v is not None and bool(check(v)) for v in self.values] + [False], dtype=bool)
+        return ok[self.codes]
 
-    def __init__(self, values: list[str], indices: np.ndarray):
-        self.values, self.indices = values, indices
+    def text(self, i: int) -> str:
+        return "" if self.codes[i] < 0 else self.values[self.codes[i]]
 
-    def __getitem__(self, i: int) -> str:
-        return self.values[self.indices[i]]
+    def recode(self, convert, type_: pa.DataType = pa.string()) -> pa.DictionaryArray:
+        """Return a dictionary array whose dictionary is ``convert`` of each distinct value."""
+        mapped = pa.array([None if v is None else convert(v) for v in self.values], type=type_)
+        indices = pa.array(self.codes, mask=self.codes < 0)
+        return pa.DictionaryArray.from_arrays(indices, mapped)
 
 
 def _set_first(reason: np.ndarray, detail: np.ndarray, mask: np.ndarray, code, text_of) -> None:
@@ -229,15 +237,12 @@ def _set_first(reason: np.ndarray, detail: np.ndarray, mask: np.ndarray, code, t
 
 def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Return (values, blank): values NaN where the text is blank or not a number."""
-    text = pc.utf8_trim_whitespace(column)
-    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
-    nullable = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    blank = column.is_null().to_numpy(zero_copy_only=False)
     try:
-        values = pc.cast(nullable, pa.float64()).to_numpy(zero_copy_only=False)
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        values = pd.to_numeric(pd.Series(nullable.to_pylist(), dtype="object"), errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan
-        )
+        text = pd.Series(column.to_pylist(), dtype="object").str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return np.asarray(values, dtype="float64"), np.asarray(blank, dtype=bool)
 
 
@@ -268,7 +273,7 @@ def _rejects_of(table: pa.Table, rejected: np.ndarray, reason: np.ndarray, detai
     raw = []
     for values in zip(*(rows[c].to_pylist() for c in data_cols)):
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(values)
+        csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
         raw.append(buffer.getvalue())
     return make_rejects(rows["row_number"].to_numpy(), reason[rejected], detail[rejected], raw)
 
@@ -282,58 +287,68 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _optional(table: pa.Table, column: str) -> pa.Array:
+def _text(table: pa.Table, column: str, encode: bool = True) -> pa.Array:
+    """An optional text column (blank = null), dictionary-encoded unless ``encode`` is False."""
     if column not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
-    text = pc.utf8_trim_whitespace(table[column]).combine_chunks()
-    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    values = table[column].combine_chunks()
+    return pc.dictionary_encode(values) if encode else values
 
 
-def _recode(column: pa.ChunkedArray, convert, type_: pa.DataType = pa.string()) -> pa.Array:
-    """Apply ``convert`` to each distinct value of a low-cardinality column."""
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(column)).combine_chunks()
-    mapped = pa.array([convert(v) for v in encoded.dictionary.to_pylist()], type=type_)
-    return mapped.take(encoded.indices)
+def _partition_keys(table: pa.Table, month: _Encoded, accepted: np.ndarray, name: str) -> pa.DictionaryArray:
+    """``police_uk/<force>/<YYYY-MM>`` per row, built once per distinct (force, month)."""
+    force = _Encoded(table["Reported by"]) if "Reported by" in table.column_names else None
+    force_codes = force.codes if force else np.full(table.num_rows, -1, dtype="int32")
+    combined = (force_codes.astype("int64") + 1) * (len(month.values) + 1) + month.codes + 1
+    combined = np.where(accepted, combined, -1)
+    uniques, codes = np.unique(combined, return_inverse=True)
+    labels = []
+    for value in uniques:
+        f, m = divmod(int(value), len(month.values) + 1)
+        force_name = force.values[f - 1] if force and f > 0 and force.values[f - 1] else _force_from_name(name)
+        labels.append(f"police_uk/{_slug(force_name)}/{month.values[m - 1] if m > 0 else ''}")
+    return pa.DictionaryArray.from_arrays(pa.array(codes.ravel().astype("int32")), pa.array(labels, pa.string()))
 
 
-def _canonical(table: pa.Table, lat, lng, easting, northing, name: str) -> pa.Table:
+def _constant(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype="int32")), pa.array([value], pa.string()))
+
+
+def _canonical(table, month: _Encoded, crime: _Encoded, lat, lng, easting, northing, accepted, name) -> pa.Table:
     n = table.num_rows
-    month = _recode(table["Month"], lambda v: dt.date(int(v[:4]), int(v[5:7]), 1), pa.date32())
-    crime_type = _recode(table["Crime type"], lambda v: LEGACY_CRIME_TYPES.get(v, v))
-    offence = _recode(table["Crime type"], lambda v: _slug(LEGACY_CRIME_TYPES.get(v, v)).replace("-", "_"))
-    occurred = pc.assume_timezone(pc.cast(month, pa.timestamp("s")), LONDON_TZ)
-    reported = pc.fill_null(_optional(table, "Reported by"), _force_from_name(name))
-    force = _recode(pa.chunked_array([reported], pa.string()), _slug)
-    month_text = _recode(table["Month"], str.strip)
-    key = pc.binary_join_element_wise(pa.array(["police_uk"] * n, pa.string()), force, month_text, "/")
+    canonical_type = lambda v: LEGACY_CRIME_TYPES.get(v, v)
+    month_start = month.recode(lambda v: dt.date(int(v[:4]), int(v[5:7]), 1) if re.match(_MONTH, v) else None,
+                               pa.date32())
+    month_date = month_start.cast(pa.date32())
+    occurred = pc.assume_timezone(pc.cast(month_date, pa.timestamp("s")), LONDON_TZ)
     nulls = pa.nulls(n, pa.string())
     return pa.table(
         {
-            "source": pa.array(np.full(n, SOURCE_POLICE_UK, dtype=object), pa.string()),
-            "source_ref": _optional(table, "Crime ID"),
+            "source": _constant(SOURCE_POLICE_UK, n),
+            "source_ref": _text(table, "Crime ID", encode=False),
             "police_ref": nulls,
-            "month": month,
+            "month": month_date,
             "occurred_at": occurred,
-            "time_precision": pa.array(np.full(n, "month", dtype=object), pa.string()),
-            "crime_type": crime_type,
-            "offence": offence,
+            "time_precision": _constant("month", n),
+            "crime_type": crime.recode(canonical_type),
+            "offence": crime.recode(lambda v: _slug(canonical_type(v)).replace("-", "_")),
             "lat": lat, "lng": lng, "easting": easting, "northing": northing,
-            "location_text": _optional(table, "Location"),
-            "lsoa_code": _optional(table, "LSOA code"),
-            "outcome": _optional(table, "Last outcome category"),
+            "location_text": _text(table, "Location"),
+            "lsoa_code": _text(table, "LSOA code"),
+            "outcome": _text(table, "Last outcome category"),
             "store_id": nulls, "org_id": nulls,
             "value_gbp": pa.nulls(n, pa.float64()),
             "injury": pa.nulls(n, pa.bool_()), "weapon": pa.nulls(n, pa.bool_()),
             "row_number": table["row_number"],
-            "partition_key": key,
+            "partition_key": _partition_keys(table, month, accepted, name),
         }
     )
 
 
-def _legacy_notes(crime_type: pa.ChunkedArray) -> tuple[str, ...]:
-    counts = pc.value_counts(pc.utf8_trim_whitespace(crime_type)).to_pylist()
+def _legacy_notes(crime: _Encoded, accepted: np.ndarray) -> tuple[str, ...]:
+    counts = np.bincount(crime.codes[accepted & (crime.codes >= 0)], minlength=len(crime.values))
     return tuple(
-        f"{c['counts']} rows of the older category {c['values']!r} mapped to {LEGACY_CRIME_TYPES[c['values']]!r}"
-        for c in counts
-        if LEGACY_CRIME_TYPES.get(c["values"], c["values"]) != c["values"]
+        f"{count} rows of the older category {value!r} mapped to {LEGACY_CRIME_TYPES[value]!r}"
+        for value, count in zip(crime.values, counts)
+        if count and value is not None and LEGACY_CRIME_TYPES.get(value, value) != value
     )

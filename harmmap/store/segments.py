@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harmmap.schema import INCIDENT_SCHEMA
+from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
 from harmmap.store.workspace import SEGMENT_DIR, Workspace
 
 
@@ -31,7 +31,7 @@ def _fsync_dir(path: Path) -> None:
 
 def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
     """Write ``table`` (INCIDENT_SCHEMA) durably and return its path relative to the workspace."""
-    table = table.select(INCIDENT_SCHEMA.names).cast(INCIDENT_SCHEMA)
+    table = conform_incidents(table)
     name = f"{stem}-{uuid.uuid4().hex[:12]}.parquet"
     final = ws.segment_dir / name
     temp = ws.segment_dir / f".tmp-{name}"
