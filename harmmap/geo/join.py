@@ -44,29 +44,9 @@ from scipy import ndimage
 
 from harmmap.errors import ConfigError, GeometryError, SchemaError
 
-MAX_GRID_CELLS = 1 << 24  #: cap on grid cells over the places' extent (dense tables)
+CHUNK = 1 << 20  #: points joined at a time (keeps temporaries small and cache-friendly)
+MAX_GRID_CELLS = 1 << 24  #: cap on grid cells over the places' extent (dense per-cell tables)
 MAX_RECT_CELLS = 1 << 24  #: cap on the sum of cells over every place's bounding box
-SNAP_CHUNK = 500_000  #: points per STRtree query when snapping within the tolerance
-
-
-@dataclass(frozen=True)
-class _Grid:
-    x0: float
-    y0: float
-    size: float
-    nx: int
-    ny: int
-    eps: float
-
-    @property
-    def ncells(self) -> int:
-        return self.nx * self.ny
-
-    def index_range(self, low: np.ndarray, high: np.ndarray, origin: float) -> tuple[np.ndarray, np.ndarray]:
-        """Return first and last cell index along one axis touched by [low, high] dilated by 2 eps."""
-        first = np.floor((low - 2 * self.eps - origin) / self.size).astype(np.int64)
-        last = np.floor((high + 2 * self.eps - origin) / self.size).astype(np.int64)
-        return first, last
 
 
 def points_to_places(easting: np.ndarray, northing: np.ndarray, places: gpd.GeoDataFrame, *,
@@ -97,15 +77,13 @@ def points_to_places(easting: np.ndarray, northing: np.ndarray, places: gpd.GeoD
     live = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     if len(x) == 0 or len(live) == 0:
         return _frame(np.empty(0, np.int64), np.empty(0, np.int64), place_ids)
-    grid = _choose_grid(geoms[live], len(x), tolerance)
-    owner, bcells = _boundary_cells(geoms[live], grid)
-    table = _cell_table(geoms[live], owner, bcells, grid)
-    cells, valid = _bin_points(x, y, grid)
-    point, poly = _covering(x, y, cells, table, geoms[live])
-    if tolerance > 0:
-        near = _near_cells(bcells, grid, tolerance)
-        point, poly = _add_snapped(x, y, cells, valid, near, point, poly, geoms[live], tolerance)
-    return _frame(point, live[poly], place_ids)
+    index = _index_places(geoms[live], len(x), tolerance)
+    points, polys = [], []
+    for lo in range(0, len(x), CHUNK):
+        point, poly = _join_chunk(x[lo:lo + CHUNK], y[lo:lo + CHUNK], index)
+        points.append(point + lo)
+        polys.append(poly)
+    return _frame(np.concatenate(points), live[np.concatenate(polys)], place_ids)
 
 
 def _check_points(easting, northing) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +120,58 @@ def _check_tolerance(tolerance_m: float) -> float:
     return tolerance
 
 
+
+@dataclass(frozen=True)
+class _Grid:
+    x0: float
+    y0: float
+    size: float
+    nx: int
+    ny: int
+    eps: float
+
+    @property
+    def ncells(self) -> int:
+        return self.nx * self.ny
+
+    def index_range(self, low: np.ndarray, high: np.ndarray, origin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return first and last cell index along one axis touched by [low, high] dilated by 2 eps."""
+        first = np.floor((low - 2 * self.eps - origin) / self.size).astype(np.int64)
+        last = np.floor((high + 2 * self.eps - origin) / self.size).astype(np.int64)
+        return first, last
+
+
+@dataclass(frozen=True)
+class _PlaceIndex:
+    grid: _Grid
+    geoms: np.ndarray  # prepared (Multi)Polygons
+    start: np.ndarray  # per grid cell: first entry
+    count: np.ndarray  # per grid cell: number of entries
+    poly: np.ndarray  # per entry: place, entries sorted by cell then place
+    inside: np.ndarray  # per entry: True = cell wholly inside the place, False = test points exactly
+    tolerance: float
+    near: np.ndarray | None  # per grid cell: within tolerance of some outline
+    segments: np.ndarray | None  # outline segments (LineStrings) for snapping
+    segment_owner: np.ndarray | None
+    segment_tree: shapely.STRtree | None
+
+
+def _index_places(geoms: np.ndarray, npoints: int, tolerance: float) -> _PlaceIndex:
+    """Classify grid cells per place once, for every chunk of points."""
+    grid = _choose_grid(geoms, npoints, tolerance)
+    a, b, owner = _outline_segments(shapely.segmentize(geoms, grid.size))
+    seg_owner, bcells = _boundary_cells(a, b, owner, grid)
+    shapely.prepare(geoms)
+    start, count, poly, inside = _cell_table(geoms, seg_owner, bcells, grid)
+    near = segments = segment_owner = tree = None
+    if tolerance > 0:
+        near = _near_cells(bcells, grid, tolerance)
+        a, b, segment_owner = _outline_segments(geoms)
+        segments = shapely.linestrings(np.stack([a, b], axis=1))
+        tree = shapely.STRtree(segments)
+    return _PlaceIndex(grid, geoms, start, count, poly, inside, tolerance, near, segments, segment_owner, tree)
+
+
 def _choose_grid(geoms: np.ndarray, npoints: int, tolerance: float) -> _Grid:
     """Pick the cell size balancing exact tests near edges against work per cell.
 
@@ -164,13 +194,16 @@ def _choose_grid(geoms: np.ndarray, npoints: int, tolerance: float) -> _Grid:
     return _Grid(float(x0), float(y0), float(size), int(nx), int(ny), eps)
 
 
-def _boundary_cells(geoms: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Return (place, cell) pairs, sorted, for every cell within 2 eps of a place's outline."""
+def _outline_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the start and end (n x 2) of every outline segment and the place it belongs to."""
     lines, owner = shapely.get_parts(shapely.boundary(geoms), return_index=True)
-    lines = shapely.segmentize(lines, grid.size)
     coords, line = shapely.get_coordinates(lines, return_index=True)
     same = line[1:] == line[:-1]
-    a, b, seg_owner = coords[:-1][same], coords[1:][same], owner[line[:-1][same]]
+    return coords[:-1][same], coords[1:][same], owner[line[:-1][same]]
+
+
+def _boundary_cells(a: np.ndarray, b: np.ndarray, owner: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Return (place, cell) pairs, sorted, for every cell within 2 eps of a segment of the place's outline."""
     ix0, ix1 = grid.index_range(np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0]), grid.x0)
     iy0, iy1 = grid.index_range(np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1]), grid.y0)
     reach = int(max((ix1 - ix0).max(initial=0), (iy1 - iy0).max(initial=0))) + 1
@@ -179,13 +212,17 @@ def _boundary_cells(geoms: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndar
         for dy in range(reach):
             keep = (ix0 + dx <= ix1) & (iy0 + dy <= iy1)
             cell = (iy0[keep] + dy) * grid.nx + ix0[keep] + dx
-            keys.append(seg_owner[keep] * grid.ncells + cell)
+            keys.append(owner[keep] * grid.ncells + cell)
     keys = np.unique(np.concatenate(keys))
     return keys // grid.ncells, keys % grid.ncells
 
 
 def _inside_cells(geom, bounds: np.ndarray, bcells: np.ndarray, grid: _Grid) -> np.ndarray:
-    """Return the cells of ``geom``'s bounding box wholly inside it (no outline near them)."""
+    """Return the cells of ``geom``'s bounding box wholly inside it.
+
+    Non-boundary cells come in runs along each row; a run is all inside or all
+    outside, so one centre per run is tested.
+    """
     (ix0, ix1), (iy0, iy1) = (grid.index_range(bounds[[0]], bounds[[2]], grid.x0),
                               grid.index_range(bounds[[1]], bounds[[3]], grid.y0))
     ix0, ix1, iy0, iy1 = int(ix0[0]), int(ix1[0]), int(iy0[0]), int(iy1[0])
@@ -203,17 +240,8 @@ def _inside_cells(geom, bounds: np.ndarray, bcells: np.ndarray, grid: _Grid) -> 
     return (iy0 + local // width) * grid.nx + ix0 + local % width
 
 
-@dataclass(frozen=True)
-class _CellTable:
-    start: np.ndarray  # per grid cell: first entry
-    count: np.ndarray  # per grid cell: number of entries
-    poly: np.ndarray  # per entry: place (position in the live geometries)
-    inside: np.ndarray  # per entry: True = cell wholly inside, False = test points exactly
-
-
-def _cell_table(geoms: np.ndarray, owner: np.ndarray, bcells: np.ndarray, grid: _Grid) -> _CellTable:
+def _cell_table(geoms, owner, bcells, grid: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Index every (cell, place) pair that matters, sorted by cell then place."""
-    shapely.prepare(geoms)
     bounds = shapely.bounds(geoms)
     cut = np.searchsorted(owner, np.arange(len(geoms) + 1))
     inside = [_inside_cells(geoms[i], bounds[i], bcells[cut[i]:cut[i + 1]], grid) for i in range(len(geoms))]
@@ -223,57 +251,74 @@ def _cell_table(geoms: np.ndarray, owner: np.ndarray, bcells: np.ndarray, grid: 
     flag = np.r_[np.zeros(len(bcells), bool), np.ones(len(in_owner), bool)]
     order = np.argsort(cell * len(geoms) + poly)
     count = np.bincount(cell, minlength=grid.ncells).astype(np.int32)
-    start = (np.cumsum(count, dtype=np.int64) - count).astype(np.int64)
-    return _CellTable(start, count, poly[order].astype(np.int32), flag[order])
+    start = np.cumsum(count, dtype=np.int64) - count
+    return start, count, poly[order].astype(np.int32), flag[order]
+
+
+def _join_chunk(x: np.ndarray, y: np.ndarray, index: _PlaceIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Return (point, place) pairs for one chunk of points, sorted by point then place."""
+    cells, valid = _bin_points(x, y, index.grid)
+    point, poly = _covering(x, y, cells, valid, index)
+    if index.tolerance > 0:
+        extra_point, extra_poly = _snap(x, y, cells, valid, point, index)
+        point, poly = _merge(point, poly, extra_point, extra_poly)
+    return point, poly
 
 
 def _bin_points(x: np.ndarray, y: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Return each point's grid cell (-1 outside the grid or not finite) and a mask of binned points."""
-    fx = (x - grid.x0) * (1.0 / grid.size)
-    fy = (y - grid.y0) * (1.0 / grid.size)
+    """Return each point's grid cell (-1 when not binned) and the mask of binned points."""
+    fx = x - grid.x0
+    fx *= 1.0 / grid.size
+    fy = y - grid.y0
+    fy *= 1.0 / grid.size
     valid = (fx >= 0) & (fx < grid.nx) & (fy >= 0) & (fy < grid.ny)  # False for NaN
-    cells = np.full(len(x), -1, dtype=np.int64)
-    cells[valid] = fy[valid].astype(np.int64) * grid.nx + fx[valid].astype(np.int64)
+    if not valid.all():
+        fx[~valid] = 0
+        fy[~valid] = 0
+    cells = fy.astype(np.int64)
+    cells *= grid.nx
+    cells += fx.astype(np.int64)
+    cells[~valid] = -1
     return cells, valid
 
 
-def _covering(x, y, cells, table: _CellTable, geoms) -> tuple[np.ndarray, np.ndarray]:
+def _covering(x, y, cells, valid, index: _PlaceIndex) -> tuple[np.ndarray, np.ndarray]:
     """Return (point, place) pairs where the place covers the point, sorted by point then place."""
-    points = np.flatnonzero(cells >= 0)
-    count = table.count[cells[points]]
+    points = np.flatnonzero(valid)
+    count = index.count[cells[points]]
     total = int(count.sum())
     row_point = np.repeat(points, count)
-    shift = table.start[cells[points]] - (np.cumsum(count) - count)
+    shift = index.start[cells[points]] - (np.cumsum(count) - count)
     row_entry = np.repeat(shift, count) + np.arange(total)
-    poly = table.poly[row_entry]
-    hit = table.inside[row_entry].copy()
-    _test_rows(x, y, row_point, poly, hit, geoms)
+    poly = index.poly[row_entry]
+    hit = index.inside[row_entry]
+    _test_rows(x, y, row_point, poly, hit, index.geoms)
     return row_point[hit], poly[hit]
 
 
 def _test_rows(x, y, row_point, poly, hit, geoms) -> None:
-    """Set ``hit`` for the rows not yet decided, testing points exactly, place by place, in threads."""
+    """Decide the rows not yet known to hit by exact tests, place by place (a few places at once)."""
     rows = np.flatnonzero(~hit)
     key = poly[rows].astype(np.uint16) if len(geoms) < 65536 else poly[rows]
     rows = rows[np.argsort(key, kind="stable")]
     cut = np.searchsorted(poly[rows], np.arange(len(geoms) + 1))
+    todo = np.flatnonzero(np.diff(cut))
 
-    def test(i: int) -> None:
+    def test(i: int) -> None:  # one place per thread at a time: prepared geometries are not thread-safe
         part = rows[cut[i]:cut[i + 1]]
-        if len(part):
-            hit[part] = shapely.intersects_xy(geoms[i], x[row_point[part]], y[row_point[part]])
+        hit[part] = shapely.intersects_xy(geoms[i], x[row_point[part]], y[row_point[part]])
 
     workers = min(4, os.cpu_count() or 1)
-    if workers > 1 and len(rows) > 200_000:
+    if workers > 1 and len(rows) > 50_000:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(test, range(len(geoms))))
+            list(pool.map(test, todo))
     else:
-        for i in range(len(geoms)):
+        for i in todo:
             test(i)
 
 
 def _near_cells(bcells: np.ndarray, grid: _Grid, tolerance: float) -> np.ndarray:
-    """Return a per-cell mask of cells within ``tolerance`` of some place's outline."""
+    """Return a per-cell mask of cells that may hold points within ``tolerance`` of an outline."""
     edge = np.zeros(grid.ncells, dtype=np.uint8)
     edge[bcells] = 1
     reach = int(np.ceil(tolerance / grid.size)) + 1
@@ -281,32 +326,32 @@ def _near_cells(bcells: np.ndarray, grid: _Grid, tolerance: float) -> np.ndarray
     return near.reshape(-1).astype(bool)
 
 
-def _add_snapped(x, y, cells, valid, near, point, poly, geoms, tolerance) -> tuple[np.ndarray, np.ndarray]:
-    """Give points in no place, within ``tolerance`` of one, their nearest place; keep the order."""
+def _snap(x, y, cells, valid, point, index: _PlaceIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Return (point, nearest place) for points in no place but within the tolerance of one."""
     covered = np.zeros(len(x), dtype=bool)
     covered[point] = True
     candidates = np.flatnonzero(valid & ~covered)
-    candidates = candidates[near[cells[candidates]]]
-    tree = shapely.STRtree(geoms)
-    snapped_point, snapped_poly = [], []
-    for lo in range(0, len(candidates), SNAP_CHUNK):
-        part = candidates[lo:lo + SNAP_CHUNK]
-        (which, place), _ = tree.query_nearest(shapely.points(x[part], y[part]), max_distance=tolerance,
-                                               return_distance=True, all_matches=True)
-        order = np.lexsort((place, which))
-        which, place = which[order], place[order]
-        first = np.r_[True, which[1:] != which[:-1]]
-        snapped_point.append(part[which[first]])
-        snapped_poly.append(place[first])
-    if not snapped_point:
-        return point, poly
-    extra_point, extra_poly = np.concatenate(snapped_point), np.concatenate(snapped_poly)
+    candidates = candidates[index.near[cells[candidates]]]
+    points = shapely.points(x[candidates], y[candidates])
+    which, segment = index.segment_tree.query(points, predicate="dwithin", distance=index.tolerance)
+    if len(which) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    distance = shapely.distance(points[which], index.segments[segment])
+    owner = index.segment_owner[segment]
+    order = np.lexsort((owner, distance, which))
+    which, owner = which[order], owner[order]
+    first = np.r_[True, which[1:] != which[:-1]]
+    return candidates[which[first]], owner[first]
+
+
+def _merge(point, poly, extra_point, extra_poly) -> tuple[np.ndarray, np.ndarray]:
+    """Insert rows for points that had none, keeping the order by point."""
     slots = np.searchsorted(point, extra_point) + np.arange(len(extra_point))
-    merged = np.ones(len(point) + len(extra_point), dtype=bool)
-    merged[slots] = False
-    out_point = np.empty(len(merged), dtype=np.int64)
-    out_poly = np.empty(len(merged), dtype=np.int64)
-    out_point[merged], out_poly[merged] = point, poly
+    old = np.ones(len(point) + len(extra_point), dtype=bool)
+    old[slots] = False
+    out_point = np.empty(len(old), dtype=np.int64)
+    out_poly = np.empty(len(old), dtype=np.int64)
+    out_point[old], out_poly[old] = point, poly
     out_point[slots], out_poly[slots] = extra_point, extra_poly
     return out_point, out_poly
 

@@ -22,6 +22,10 @@ def _in_bng(e: np.ndarray, n: np.ndarray) -> np.ndarray:
     return (e > b["e_min"]) & (e <= b["e_max"]) & (n > b["n_min"]) & (n <= b["n_max"])
 
 
+_NAMES = np.array(["", "outside_uk", "bad_coordinates", "grid_as_degrees", "lat_lng_swapped",
+                   "zero_coordinates", "no_location"], dtype=object)
+
+
 def classify_latlng(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     """Return a reason code per WGS84 point, ``""`` where the point is usable.
 
@@ -35,35 +39,37 @@ def classify_latlng(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     numpy.ndarray of str (object)
         ``no_location`` (blank), ``zero_coordinates``, ``grid_as_degrees``,
         ``lat_lng_swapped``, ``bad_coordinates`` (out of range) or
-        ``outside_uk``; ``""`` when inside the UK.
+        ``outside_uk``; ``""`` when inside the UK.  Later rules win, in the
+        order listed in ``_NAMES``.
     """
     lat = np.asarray(lat, dtype="float64")
     lng = np.asarray(lng, dtype="float64")
-    reason = np.full(len(lat), "outside_uk", dtype=object)
+    code = np.ones(len(lat), dtype="int8")  # outside_uk unless a later rule says otherwise
     out_of_range = (np.abs(lat) > 90) | (np.abs(lng) > 180)
-    reason[out_of_range] = "bad_coordinates"
-    reason[out_of_range & (_in_bng(lng, lat) | _in_bng(lat, lng))] = "grid_as_degrees"
-    reason[~out_of_range & _in_uk(lng, lat)] = "lat_lng_swapped"
-    reason[_in_uk(lat, lng)] = ""
-    reason[(lat == 0) & (lng == 0)] = "zero_coordinates"
-    reason[np.isnan(lat) | np.isnan(lng)] = "no_location"
-    reason[np.isinf(lat) | np.isinf(lng)] = "bad_coordinates"
-    return reason
+    code[out_of_range] = 2
+    metres = (np.abs(lat) >= 1000) & (np.abs(lng) >= 1000)  # UK land is at least 1 km from the grid origin
+    code[out_of_range & metres & (_in_bng(lng, lat) | _in_bng(lat, lng))] = 3
+    code[~out_of_range & _in_uk(lng, lat)] = 4
+    code[_in_uk(lat, lng)] = 0
+    code[(lat == 0) & (lng == 0)] = 5
+    code[np.isnan(lat) | np.isnan(lng)] = 6
+    code[np.isinf(lat) | np.isinf(lng)] = 2
+    return _NAMES[code]
 
 
 def classify_grid(easting: np.ndarray, northing: np.ndarray) -> np.ndarray:
     """Return a reason code per British National Grid point, ``""`` where usable.
 
-    Values that look like degrees (both within +-180) are ``bad_coordinates``
-    with the hint that degrees were given as grid metres; a pair that only fits
-    the grid the other way round is ``lat_lng_swapped`` (easting/northing swapped).
-    The caller still checks the converted WGS84 point with :func:`classify_latlng`.
+    A pair that only fits the grid the other way round is ``lat_lng_swapped``
+    (easting and northing swapped); values outside the grid, including
+    degrees given where metres were expected, are ``bad_coordinates``.  The
+    caller still checks the converted WGS84 point with :func:`classify_latlng`.
     """
     e = np.asarray(easting, dtype="float64")
     n = np.asarray(northing, dtype="float64")
-    reason = np.full(len(e), "bad_coordinates", dtype=object)
-    reason[~_in_bng(e, n) & _in_bng(n, e)] = "lat_lng_swapped"
-    reason[_in_bng(e, n)] = ""
-    reason[(e == 0) & (n == 0)] = "zero_coordinates"
-    reason[np.isnan(e) | np.isnan(n)] = "no_location"
-    return reason
+    code = np.full(len(e), 2, dtype="int8")
+    code[~_in_bng(e, n) & _in_bng(n, e)] = 4
+    code[_in_bng(e, n)] = 0
+    code[(e == 0) & (n == 0)] = 5
+    code[np.isnan(e) | np.isnan(n)] = 6
+    return _NAMES[code]

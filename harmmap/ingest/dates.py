@@ -90,8 +90,8 @@ def parse_dates(date: pd.Series, time: pd.Series | None = None, *, dayfirst: boo
     text = pd.Series(date, dtype="string").str.strip().reset_index(drop=True)
     codes, uniques = pd.factorize(text)
     unique_stamp, unique_time = _parse_text(pd.Series(uniques, dtype="string"), dayfirst)
-    stamp = pd.Series(unique_stamp.to_numpy()[codes], dtype="datetime64[s]").where(codes >= 0, pd.NaT)
-    has_time = unique_time[codes] & (codes >= 0)
+    stamp = pd.Series(_take(unique_stamp.to_numpy(), codes, np.datetime64("NaT", "s")), dtype="datetime64[s]")
+    has_time = _take(unique_time, codes, False)
     has_time = has_time & ~(stamp == stamp.dt.normalize()).fillna(False).to_numpy(dtype=bool)
     bad = stamp.isna().to_numpy(copy=True)
     if time is not None:
@@ -209,6 +209,19 @@ def _parse_compact_and_serial(text: pd.Series, stamp: pd.Series, has_time: np.nd
 
 def parse_times(time: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Return (time of day as timedelta, given, bad) for a time-of-day column."""
+    codes, uniques = pd.factorize(pd.Series(time, dtype="string").reset_index(drop=True))
+    clock, given, bad = _parse_unique_times(pd.Series(uniques, dtype="string"))
+    clock = pd.Series(_take(clock.to_numpy(), codes, np.timedelta64("NaT", "s")), dtype="timedelta64[s]")
+    return clock, _take(given, codes, False), _take(bad, codes, False)
+
+
+def _take(values: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
+    """Broadcast per-distinct-value results back to rows (code -1 = NA gets ``missing``)."""
+    padded = np.concatenate([np.asarray(values), np.array([missing], dtype=np.asarray(values).dtype)])
+    return padded[np.where(codes >= 0, codes, len(values))]
+
+
+def _parse_unique_times(time: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     text = time.str.strip().str.upper()
     given = text.notna().to_numpy(dtype=bool) & (text.fillna("") != "").to_numpy(dtype=bool)
     clock = pd.Series(pd.NaT, index=text.index, dtype="timedelta64[s]")

@@ -85,7 +85,8 @@ def read_police_uk(data: bytes, name: str = "<bytes>") -> ReadResult:
 
 
 def _read_header(data: bytes, name: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).rstrip(b"\r")
     if not first.strip():
         raise SchemaError("file is empty or has no header line", given=name, fix="use a police.uk street-level CSV")
     try:
@@ -178,31 +179,47 @@ def _records(data: bytes):
         yield pending
 
 
+_REASON_CODES = ("",) + tuple(REJECT_REASONS)
+
+
 def _validate(table: pa.Table, bad: pd.DataFrame, layout: str, name: str) -> ReadResult:
     n = table.num_rows
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
+    reason = np.zeros(n, dtype="int8")  # index into _REASON_CODES; 0 = accepted
     month = _Encoded(table["Month"], str.strip)
     crime = _Encoded(table["Crime type"], str.strip)
     month_ok = month.test(lambda v: re.match(_MONTH, v) is not None)
     type_ok = crime.test(lambda v: v in _KNOWN_TYPES)
     lat, lng, easting, northing, location_reason = _locations(table, layout)
-    _set_first(reason, detail, ~month_ok, "bad_date", lambda i: f"Month is not YYYY-MM: {month.text(i)!r}")
-    _set_first(
-        reason, detail, ~type_ok, "unknown_crime_type",
-        lambda i: f"unknown crime type {crime.text(i)!r}; known: {'; '.join(CRIME_TYPES)}",
-    )
-    _set_first(reason, detail, location_reason != "", location_reason, lambda i: REJECT_REASONS[location_reason[i]])
-    rejected = reason != ""
+    _set_first(reason, ~month_ok, "bad_date")
+    _set_first(reason, ~type_ok, "unknown_crime_type")
+    for code in set(location_reason.tolist()) - {""}:
+        _set_first(reason, location_reason == code, code)
+    rejected = reason > 0
+
+    def detail(i: int) -> str:
+        code = _REASON_CODES[reason[i]]
+        if code == "bad_date":
+            return f"Month is not YYYY-MM: {month.text(i)!r}"
+        if code == "unknown_crime_type":
+            return f"unknown crime type {crime.text(i)!r}; known: {'; '.join(CRIME_TYPES)}"
+        return REJECT_REASONS[code]
+
     rejects = pd.concat([bad, _rejects_of(table, rejected, reason, detail)], ignore_index=True)
     rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
     accepted = ~rejected
     canonical = _canonical(table, month, crime, lat, lng, easting, northing, accepted, name)
     incidents = canonical.filter(pa.array(accepted)) if rejected.any() else canonical
-    keys = tuple(sorted(str(k) for k in pc.unique(incidents["partition_key"].combine_chunks().dictionary_decode()
-                                                  if incidents.num_rows else pa.array([], pa.string())).to_pylist()))
+    keys = _used_keys(incidents["partition_key"])
     notes = _legacy_notes(crime, accepted)
     return ReadResult(incidents, rejects, n + len(bad), partition_keys=keys, notes=notes)
+
+
+def _used_keys(column: pa.ChunkedArray) -> tuple[str, ...]:
+    if len(column) == 0:
+        return ()
+    array = column.combine_chunks()
+    used = np.unique(array.indices.to_numpy(zero_copy_only=False))
+    return tuple(sorted(array.dictionary.take(pa.array(used)).to_pylist()))
 
 
 class _Encoded:
@@ -228,11 +245,9 @@ class _Encoded:
         return pa.DictionaryArray.from_arrays(indices, mapped)
 
 
-def _set_first(reason: np.ndarray, detail: np.ndarray, mask: np.ndarray, code, text_of) -> None:
-    """Give ``code`` to rows in ``mask`` that have no reason yet, with ``text_of(row)`` as detail."""
-    rows = np.flatnonzero(mask & (reason == ""))
-    reason[rows] = code[rows] if isinstance(code, np.ndarray) else code
-    detail[rows] = [text_of(i) for i in rows]
+def _set_first(reason: np.ndarray, mask: np.ndarray, code: str) -> None:
+    """Give ``code`` to rows in ``mask`` that have no reason yet."""
+    reason[mask & (reason == 0)] = _REASON_CODES.index(code)
 
 
 def _to_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,17 +280,19 @@ def _locations(table: pa.Table, layout: str):
     return lat, lng, x, y, reason
 
 
-def _rejects_of(table: pa.Table, rejected: np.ndarray, reason: np.ndarray, detail: np.ndarray) -> pd.DataFrame:
+def _rejects_of(table: pa.Table, rejected: np.ndarray, reason: np.ndarray, detail) -> pd.DataFrame:
     if not rejected.any():
         return make_rejects([], [], [], [])
-    rows = table.filter(pa.array(rejected))
+    rows_idx = np.flatnonzero(rejected)
+    rows = table.take(pa.array(rows_idx))
     data_cols = [c for c in rows.column_names if c != "row_number"]
     raw = []
     for values in zip(*(rows[c].to_pylist() for c in data_cols)):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
         raw.append(buffer.getvalue())
-    return make_rejects(rows["row_number"].to_numpy(), reason[rejected], detail[rejected], raw)
+    codes = [_REASON_CODES[r] for r in reason[rows_idx]]
+    return make_rejects(rows["row_number"].to_numpy(), codes, [detail(i) for i in rows_idx], raw)
 
 
 def _force_from_name(name: str) -> str:
@@ -291,7 +308,7 @@ def _text(table: pa.Table, column: str, encode: bool = True) -> pa.Array:
     """An optional text column (blank = null), dictionary-encoded unless ``encode`` is False."""
     if column not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
-    values = table[column].combine_chunks()
+    values = table[column]
     return pc.dictionary_encode(values) if encode else values
 
 
@@ -301,7 +318,7 @@ def _partition_keys(table: pa.Table, month: _Encoded, accepted: np.ndarray, name
     force_codes = force.codes if force else np.full(table.num_rows, -1, dtype="int32")
     combined = (force_codes.astype("int64") + 1) * (len(month.values) + 1) + month.codes + 1
     combined = np.where(accepted, combined, -1)
-    uniques, codes = np.unique(combined, return_inverse=True)
+    codes, uniques = pd.factorize(combined)
     labels = []
     for value in uniques:
         f, m = divmod(int(value), len(month.values) + 1)

@@ -304,16 +304,16 @@ def _finish(frame: pd.DataFrame, numbers: np.ndarray, header: list[str], bad: pd
 
 
 def rows_to_csv_text(frame: pd.DataFrame) -> list[str]:
-    """Return each row of a string frame as one line of CSV text (blank for NA)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="")
-    out = []
-    for values in frame.astype(object).itertuples(index=False, name=None):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values])
-        out.append(buffer.getvalue())
-    return out
+    """Return each row of a string frame as one line of CSV text (minimal quoting, blank for NA)."""
+    if frame.shape[1] == 0:
+        return [""] * len(frame)
+    line = None
+    for column in frame.columns:
+        text = frame[column].astype(STRING).fillna("").reset_index(drop=True)
+        quote = text.str.contains('[",\r\n]', regex=True)
+        text = text.where(~quote, '"' + text.str.replace('"', '""', regex=False) + '"')
+        line = text if line is None else line + "," + text
+    return line.tolist()
 
 
 def _check_zip(data: bytes, name: str) -> None:

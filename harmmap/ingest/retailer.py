@@ -1,0 +1,334 @@
+"""Read a retailer's own incident report (CSV or XLSX) into canonical incidents plus rejects.
+
+The file's columns are named by a :class:`~harmmap.ingest.mapping.RetailerMapping`.
+Every row is accepted or rejected with exactly one reason: the first check it
+fails, in this order:
+
+1. ``encoding_error``, ``malformed_row`` -- the row cannot be read (see
+   :mod:`harmmap.ingest.tables`);
+2. ``missing_value`` -- the date or the category is blank;
+3. ``bad_date``, ``future_date`` -- see :mod:`harmmap.ingest.dates`;
+4. ``unknown_crime_type`` -- the category is not known (see
+   :mod:`harmmap.ingest.categories`);
+5. ``bad_value`` -- ``value_gbp`` is not a non-negative amount, or ``injury``
+   / ``weapon`` is not one of the mapping's true/false spellings;
+6. the location, tried in this order: lat/lng when either is given, else
+   easting/northing when either is given, else the postcode via the lookup
+   (``postcode_not_found``), else the store's own location when the row has a
+   store id that is in the store list; nothing usable is ``no_location``.  A
+   location that is given but wrong is rejected, not replaced by a fallback
+   (``bad_coordinates``, ``zero_coordinates``, ``lat_lng_swapped``,
+   ``grid_as_degrees``, ``outside_uk``).
+
+A row without an incident reference gets a stable synthetic one
+(``auto-<hash of the row's content>-<ordinal among identical rows>``) and the
+result carries a note saying so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from harmmap.errors import SchemaError
+from harmmap.geo.crs import bng_to_wgs84
+from harmmap.geo.validate import classify_grid, classify_latlng
+from harmmap.ingest.categories import map_categories, normalise_label, unknown_category_detail
+from harmmap.ingest.dates import month_start, parse_dates
+from harmmap.ingest.mapping import RetailerMapping
+from harmmap.ingest.postcodes import normalise_postcodes
+from harmmap.ingest.result import ReadResult, make_rejects
+from harmmap.ingest.tables import STRING, read_table, rows_to_csv_text
+from harmmap.schema import RETAILER_PREFIX, REJECT_REASONS
+
+_HEX = np.array(list("0123456789abcdef"))
+
+
+def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, postcodes: pd.DataFrame | None = None,
+                            stores: pd.DataFrame | None = None, today: dt.date | None = None) -> ReadResult:
+    """Read one retailer incident file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        CSV (plain or gzip) or XLSX file.
+    org_id : str
+        The retailer organisation; the source is ``"retailer:<org_id>"``.
+    mapping : RetailerMapping
+        Which column is which field, date order, sheet, encoding, yes/no
+        spellings and extra categories.
+    postcodes : pandas.DataFrame, optional
+        Lookup from :func:`~harmmap.ingest.postcodes.read_postcode_lookup`.
+    stores : pandas.DataFrame, optional
+        Store list (``org_id``, ``store_id``, ``lat``, ``lng``, optionally
+        ``easting``, ``northing``) used for rows located only by store.
+    today : datetime.date, optional
+        Dates after it are rejected as ``future_date`` (default: today).
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    SchemaError
+        A mapped column is not in the file (the message lists the file's columns).
+    InputFileError
+        The file cannot be opened (see :func:`~harmmap.ingest.tables.read_table`).
+    """
+    raw = read_table(path, sheet=mapping.sheet, encoding=mapping.encoding)
+    columns = _resolve_columns(raw.columns, mapping, str(path))
+    f = {name: _clean(raw.frame[column]) for name, column in columns.items()}
+    n = len(raw.frame)
+    verdict = _Verdict(n)
+    verdict.reject((f["date"].isna() | f["category"].isna()).to_numpy(bool), "missing_value",
+                   lambda rows: np.where(f["date"].iloc[rows].isna(), "date is blank", "category is blank"))
+    dates = parse_dates(f["date"], f.get("time"), dayfirst=mapping.dayfirst, today=today)
+    verdict.reject(dates.reason != "", dates.reason, lambda rows: _describe_dates(f, dates.reason, rows))
+    injury, injury_bad = _flags(f.get("injury"), mapping, n)
+    weapon, weapon_bad = _flags(f.get("weapon"), mapping, n)
+    crime_type, offence, unknown = map_categories(f["category"], dict(mapping.categories), injury)
+    verdict.reject(unknown, "unknown_crime_type",
+                   lambda rows: [unknown_category_detail(v) for v in f["category"].iloc[rows]])
+    value, value_bad = _money(f.get("value_gbp"), n)
+    verdict.reject(value_bad, "bad_value", lambda rows: _quote("value_gbp is not an amount in pounds: ", f, "value_gbp", rows))
+    verdict.reject(injury_bad, "bad_value", lambda rows: _quote("injury is not yes/no: ", f, "injury", rows))
+    verdict.reject(weapon_bad, "bad_value", lambda rows: _quote("weapon is not yes/no: ", f, "weapon", rows))
+    place = _locate(f, n, org_id, postcodes, stores)
+    verdict.reject(place.reason != "", place.reason, lambda rows: place.detail[rows])
+    ok = verdict.reason == ""
+    refs, notes = _source_refs(raw.frame, f.get("source_ref"))
+    incidents = pd.DataFrame({
+        "source": pd.array([RETAILER_PREFIX + org_id] * n, dtype=STRING),
+        "source_ref": refs, "police_ref": _or_na(f, "police_ref", n),
+        "month": month_start(dates.occurred_at), "occurred_at": dates.occurred_at,
+        "time_precision": pd.array(dates.time_precision, dtype=STRING),
+        "crime_type": pd.array(crime_type, dtype=STRING), "offence": pd.array(offence, dtype=STRING),
+        "lat": place.lat, "lng": place.lng, "easting": place.easting, "northing": place.northing,
+        "location_text": _or_na(f, "location_text", n), "lsoa_code": pd.array([pd.NA] * n, dtype=STRING),
+        "outcome": pd.array([pd.NA] * n, dtype=STRING), "store_id": _or_na(f, "store_id", n),
+        "org_id": pd.array([org_id] * n, dtype=STRING), "value_gbp": value,
+        "injury": injury, "weapon": weapon, "row_number": raw.row_numbers,
+    })
+    incidents = incidents.loc[ok].reset_index(drop=True)
+    rejects = pd.concat([raw.bad_rows, verdict.rejects(raw.frame, raw.row_numbers)], ignore_index=True)
+    rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
+    notes += place.notes
+    return ReadResult(incidents, rejects, raw.rows_read, notes=tuple(notes))
+
+
+class _Verdict:
+    """One reason per row: the first check that fails wins."""
+
+    def __init__(self, n: int):
+        self.reason = np.full(n, "", dtype=object)
+        self.detail = np.full(n, "", dtype=object)
+
+    def reject(self, mask: np.ndarray, code, describe) -> None:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & (self.reason == ""))
+        if len(rows):
+            self.reason[rows] = code[rows] if isinstance(code, np.ndarray) else code
+            self.detail[rows] = np.asarray(describe(rows), dtype=object)
+
+    def rejects(self, frame: pd.DataFrame, numbers: np.ndarray) -> pd.DataFrame:
+        rows = np.flatnonzero(self.reason != "")
+        return make_rejects(numbers[rows], self.reason[rows], self.detail[rows], rows_to_csv_text(frame.iloc[rows]))
+
+
+def _resolve_columns(present: tuple[str, ...], mapping: RetailerMapping, name: str) -> dict[str, str]:
+    """Map each mapped field to the file's column, exactly or ignoring case and spacing."""
+    loose = {normalise_label(c): c for c in reversed(present)}
+    out, missing = {}, []
+    for field, column in mapping.columns.items():
+        found = column if column in present else loose.get(normalise_label(column))
+        if found is None:
+            missing.append(f"{field} = {column!r}")
+        else:
+            out[field] = found
+    if missing:
+        raise SchemaError(f"the file has no column(s) {', '.join(missing)}", given=f"{name} with columns {list(present)}",
+                          fix="correct the column names under [columns] in the mapping (or --column FIELD=COLUMN)")
+    return out
+
+
+def _clean(column: pd.Series) -> pd.Series:
+    text = column.astype(STRING).str.strip().reset_index(drop=True)
+    return text.mask(text == "", pd.NA)
+
+
+def _or_na(f: dict, name: str, n: int) -> pd.Series:
+    return f[name] if name in f else pd.Series(pd.array([pd.NA] * n, dtype=STRING))
+
+
+def _quote(prefix: str, f: dict, name: str, rows: np.ndarray) -> np.ndarray:
+    return (prefix + "'" + f[name].iloc[rows].fillna("") + "'").to_numpy(dtype=object)
+
+
+def _describe_dates(f: dict, reason: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    text = f["date"].iloc[rows].fillna("")
+    if "time" in f:
+        clock = f["time"].iloc[rows]
+        text = text + (" " + clock).fillna("")
+    future = reason[rows] == "future_date"
+    return np.where(future, ("date is in the future: '" + text + "'").to_numpy(object),
+                    ("date/time cannot be parsed: '" + text + "' (expected dd/mm/yyyy [HH:MM] or yyyy-mm-dd)")
+                    .to_numpy(object))
+
+
+def _flags(text: pd.Series | None, mapping: RetailerMapping, n: int) -> tuple[pd.Series, np.ndarray]:
+    """Return (nullable bool flags, bad mask) using the mapping's true/false spellings."""
+    if text is None:
+        return pd.Series(pd.array([pd.NA] * n, dtype="boolean")), np.zeros(n, dtype=bool)
+    low = text.str.lower().fillna("")
+    is_true = low.isin(mapping.true_values).to_numpy(bool)
+    is_false = low.isin(mapping.false_values).to_numpy(bool)
+    blank = (low == "").to_numpy(bool)
+    flags = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"))
+    flags[~is_true & ~is_false] = pd.NA
+    return flags, ~is_true & ~is_false & ~blank
+
+
+def _money(text: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parse amounts like ``£1,234.50``; return (values, bad mask) -- negative or non-numeric is bad."""
+    if text is None:
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
+    stripped = text.str.replace(r"[£,\s]|GBP|gbp", "", regex=True)
+    value = pd.to_numeric(stripped, errors="coerce").astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    bad = text.notna().to_numpy(bool) & (np.isnan(value) | ~np.isfinite(value) | (value < 0))
+    return np.where(bad, np.nan, value), bad
+
+
+class _Place:
+    """Location per row: coordinates and, where unusable, a reason and detail."""
+
+    def __init__(self, n: int):
+        self.lat, self.lng = np.full(n, np.nan), np.full(n, np.nan)
+        self.easting, self.northing = np.full(n, np.nan), np.full(n, np.nan)
+        self.reason = np.full(n, "", dtype=object)
+        self.detail = np.full(n, "", dtype=object)
+        self.todo = np.ones(n, dtype=bool)
+        self.notes: list[str] = []
+
+    def settle(self, rows: np.ndarray, reason: np.ndarray, detail) -> None:
+        """Mark ``rows`` as decided; rows with a reason get it and the detail."""
+        self.todo[rows] = False
+        bad = reason != ""
+        self.reason[rows[bad]] = reason[bad]
+        self.detail[rows[bad]] = detail[bad] if isinstance(detail, np.ndarray) else detail
+
+
+def _locate(f: dict, n: int, org_id: str, postcodes: pd.DataFrame | None, stores: pd.DataFrame | None) -> _Place:
+    place = _Place(n)
+    if "lat" in f:
+        _from_latlng(place, f)
+    if "easting" in f:
+        _from_grid(place, f)
+    if "postcode" in f:
+        _from_postcode(place, f, postcodes)
+    if "store_id" in f:
+        _from_store(place, f, org_id, stores)
+    rows = np.flatnonzero(place.todo)
+    place.settle(rows, np.full(len(rows), "no_location", dtype=object),
+                 "no location: no coordinates, postcode or store with a known location")
+    return place
+
+
+def _numbers(text: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values, garbage) for the given rows: garbage is non-blank text that is not a number."""
+    part = text.iloc[rows]
+    value = pd.to_numeric(part, errors="coerce").astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    return value, part.notna().to_numpy(bool) & np.isnan(value)
+
+
+def _coordinate_detail(reason: np.ndarray, a: pd.Series, b: pd.Series, rows: np.ndarray) -> np.ndarray:
+    pair = (" ('" + a.iloc[rows].fillna("") + "', '" + b.iloc[rows].fillna("") + "')").to_numpy(object)
+    text = np.array([REJECT_REASONS.get(r, "") for r in reason], dtype=object)
+    return text + pair
+
+
+def _from_latlng(place: _Place, f: dict) -> None:
+    rows = np.flatnonzero(place.todo & (f["lat"].notna() | f["lng"].notna()).to_numpy(bool))
+    lat, bad_lat = _numbers(f["lat"], rows)
+    lng, bad_lng = _numbers(f["lng"], rows)
+    reason = classify_latlng(lat, lng)
+    reason[bad_lat | bad_lng] = "bad_coordinates"
+    place.lat[rows], place.lng[rows] = lat, lng
+    place.settle(rows, reason, _coordinate_detail(reason, f["lat"], f["lng"], rows))
+
+
+def _from_grid(place: _Place, f: dict) -> None:
+    rows = np.flatnonzero(place.todo & (f["easting"].notna() | f["northing"].notna()).to_numpy(bool))
+    e, bad_e = _numbers(f["easting"], rows)
+    nn, bad_n = _numbers(f["northing"], rows)
+    reason = classify_grid(e, nn)
+    reason[bad_e | bad_n] = "bad_coordinates"
+    good = reason == ""
+    lat, lng = bng_to_wgs84(np.where(good, e, 0.0), np.where(good, nn, 0.0))
+    reason = np.where(good, classify_latlng(lat, lng), reason).astype(object)
+    place.lat[rows], place.lng[rows] = np.where(good, lat, np.nan), np.where(good, lng, np.nan)
+    place.easting[rows], place.northing[rows] = e, nn
+    place.settle(rows, reason, _coordinate_detail(reason, f["easting"], f["northing"], rows))
+
+
+def _from_postcode(place: _Place, f: dict, lookup: pd.DataFrame | None) -> None:
+    given = place.todo & f["postcode"].notna().to_numpy(bool)
+    if lookup is None:
+        if given.any():
+            place.notes.append(f"{int(given.sum())} rows have a postcode but no postcode lookup was given "
+                               "(--postcodes); they were located by store where possible")
+        return
+    rows = np.flatnonzero(given)
+    keys = normalise_postcodes(f["postcode"].iloc[rows])
+    at = pd.Index(lookup["postcode_key"].astype(STRING)).get_indexer(keys.fillna(""))
+    found = at >= 0
+    for out, column in ((place.lat, "lat"), (place.lng, "lng"), (place.easting, "easting"), (place.northing, "northing")):
+        out[rows[found]] = lookup[column].to_numpy(dtype="float64")[at[found]]
+    reason = np.where(found, classify_latlng(place.lat[rows], place.lng[rows]), "postcode_not_found").astype(object)
+    detail = np.where(found, "", ("postcode not in the lookup: '" + f["postcode"].iloc[rows].fillna("") + "'")
+                      .to_numpy(object))
+    place.settle(rows, reason, np.where(reason == "postcode_not_found", detail, REJECT_REASONS["outside_uk"]))
+
+
+def _from_store(place: _Place, f: dict, org_id: str, stores: pd.DataFrame | None) -> None:
+    rows = np.flatnonzero(place.todo & f["store_id"].notna().to_numpy(bool))
+    if not len(rows):
+        return
+    ids = f["store_id"].iloc[rows]
+    if stores is None or not len(stores):
+        place.settle(rows, np.full(len(rows), "no_location", dtype=object),
+                     f"no coordinates or postcode, and no store list for {org_id!r} to locate the store "
+                     "(import one with: harmmap stores import)")
+        return
+    mine = stores if "org_id" not in stores else stores[stores["org_id"].astype(str) == org_id]
+    mine = mine.drop_duplicates("store_id")
+    at = pd.Index(mine["store_id"].astype(str).str.strip().to_numpy(object)).get_indexer(ids.to_numpy(object))
+    found = at >= 0
+    for out, column in ((place.lat, "lat"), (place.lng, "lng"), (place.easting, "easting"), (place.northing, "northing")):
+        if column in mine:
+            out[rows[found]] = pd.to_numeric(mine[column], errors="coerce").to_numpy(dtype="float64")[at[found]]
+    checked = classify_latlng(place.lat[rows], place.lng[rows])
+    reason = np.where(found, checked, "no_location").astype(object)
+    missing = ("store '" + ids + f"' is not in the store list of {org_id!r}").to_numpy(object)
+    detail = np.where(found, np.array([REJECT_REASONS.get(r, "") for r in reason], dtype=object), missing)
+    place.settle(rows, reason, detail)
+
+
+def _source_refs(frame: pd.DataFrame, refs: pd.Series | None) -> tuple[pd.Series, list[str]]:
+    """Return incident references, synthesising stable ones where the file has none."""
+    n = len(frame)
+    out = refs.copy() if refs is not None else pd.Series(pd.array([pd.NA] * n, dtype=STRING))
+    blank = out.isna().to_numpy(bool)
+    if not blank.any():
+        return out, []
+    content = pd.util.hash_pandas_object(frame.reset_index(drop=True).fillna(""), index=False).to_numpy()
+    ordinal = pd.Series(content).groupby(content, sort=False).cumcount().to_numpy(dtype="int64")
+    digits = _HEX[(content[:, None] >> np.arange(60, -4, -4, dtype="uint64")) & np.uint64(15)]
+    hexes = np.ascontiguousarray(digits).view("<U16").ravel()
+    synthetic = "auto-" + pd.Series(hexes, dtype=STRING) + "-" + pd.Series(ordinal + 1).astype(STRING)
+    out[blank] = synthetic[blank]
+    why = "the mapping names no source_ref column" if refs is None else "their source_ref is blank"
+    note = (f"{int(blank.sum())} rows got a synthetic reference because {why}: it is a hash of the row's content, "
+            "so re-importing the same rows does not duplicate them, but an edited row counts as a new incident")
+    return out, [note]
