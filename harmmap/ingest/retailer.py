@@ -31,6 +31,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from harmmap.errors import SchemaError
 from harmmap.geo.crs import bng_to_wgs84
@@ -80,9 +82,9 @@ def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, post
     """
     raw = read_table(path, sheet=mapping.sheet, encoding=mapping.encoding)
     columns = _resolve_columns(raw.columns, mapping, str(path))
-    f = {name: _clean(raw.frame[column]) for name, column in columns.items()}
+    f = {name: clean_text(raw.frame[column]) for name, column in columns.items()}
     n = len(raw.frame)
-    verdict = _Verdict(n)
+    verdict = Verdict(n)
     verdict.reject((f["date"].isna() | f["category"].isna()).to_numpy(bool), "missing_value",
                    lambda rows: np.where(f["date"].iloc[rows].isna(), "date is blank", "category is blank"))
     dates = parse_dates(f["date"], f.get("time"), dayfirst=mapping.dayfirst, today=today)
@@ -96,20 +98,20 @@ def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, post
     verdict.reject(value_bad, "bad_value", lambda rows: _quote("value_gbp is not an amount in pounds: ", f, "value_gbp", rows))
     verdict.reject(injury_bad, "bad_value", lambda rows: _quote("injury is not yes/no: ", f, "injury", rows))
     verdict.reject(weapon_bad, "bad_value", lambda rows: _quote("weapon is not yes/no: ", f, "weapon", rows))
-    place = _locate(f, n, org_id, postcodes, stores)
+    place = locate_rows(f, n, postcodes, stores, org_id)
     verdict.reject(place.reason != "", place.reason, lambda rows: place.detail[rows])
     ok = verdict.reason == ""
     refs, notes = _source_refs(raw.frame, f.get("source_ref"))
     incidents = pd.DataFrame({
-        "source": pd.array([RETAILER_PREFIX + org_id] * n, dtype=STRING),
+        "source": _constant(RETAILER_PREFIX + org_id, n),
         "source_ref": refs, "police_ref": _or_na(f, "police_ref", n),
         "month": month_start(dates.occurred_at), "occurred_at": dates.occurred_at,
         "time_precision": pd.array(dates.time_precision, dtype=STRING),
         "crime_type": pd.array(crime_type, dtype=STRING), "offence": pd.array(offence, dtype=STRING),
         "lat": place.lat, "lng": place.lng, "easting": place.easting, "northing": place.northing,
-        "location_text": _or_na(f, "location_text", n), "lsoa_code": pd.array([pd.NA] * n, dtype=STRING),
-        "outcome": pd.array([pd.NA] * n, dtype=STRING), "store_id": _or_na(f, "store_id", n),
-        "org_id": pd.array([org_id] * n, dtype=STRING), "value_gbp": value,
+        "location_text": _or_na(f, "location_text", n), "lsoa_code": _constant(None, n),
+        "outcome": _constant(None, n), "store_id": _or_na(f, "store_id", n),
+        "org_id": _constant(org_id, n), "value_gbp": value,
         "injury": injury, "weapon": weapon, "row_number": raw.row_numbers,
     })
     incidents = incidents.loc[ok].reset_index(drop=True)
@@ -119,8 +121,8 @@ def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, post
     return ReadResult(incidents, rejects, raw.rows_read, notes=tuple(notes))
 
 
-class _Verdict:
-    """One reason per row: the first check that fails wins."""
+class Verdict:
+    """One reason per row: the first check that fails wins (call :meth:`reject` in check order)."""
 
     def __init__(self, n: int):
         self.reason = np.full(n, "", dtype=object)
@@ -153,13 +155,23 @@ def _resolve_columns(present: tuple[str, ...], mapping: RetailerMapping, name: s
     return out
 
 
-def _clean(column: pd.Series) -> pd.Series:
+def clean_text(column: pd.Series) -> pd.Series:
+    """Return a column as trimmed strings with blanks as NA, indexed 0..n-1."""
     text = column.astype(STRING).str.strip().reset_index(drop=True)
     return text.mask(text == "", pd.NA)
 
 
+def _strings(array) -> pd.Series:
+    """Wrap an Arrow string array as a pandas string Series without copying."""
+    return pd.Series(STRING.construct_array_type()(pa.array(array).cast(pa.large_string())))
+
+
+def _constant(value: str | None, n: int) -> pd.Series:
+    return _strings(pa.array(np.full(n, value, dtype=object), pa.string()))
+
+
 def _or_na(f: dict, name: str, n: int) -> pd.Series:
-    return f[name] if name in f else pd.Series(pd.array([pd.NA] * n, dtype=STRING))
+    return f[name] if name in f else _constant(None, n)
 
 
 def _quote(prefix: str, f: dict, name: str, rows: np.ndarray) -> np.ndarray:
@@ -180,7 +192,7 @@ def _describe_dates(f: dict, reason: np.ndarray, rows: np.ndarray) -> np.ndarray
 def _flags(text: pd.Series | None, mapping: RetailerMapping, n: int) -> tuple[pd.Series, np.ndarray]:
     """Return (nullable bool flags, bad mask) using the mapping's true/false spellings."""
     if text is None:
-        return pd.Series(pd.array([pd.NA] * n, dtype="boolean")), np.zeros(n, dtype=bool)
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, bool))), np.zeros(n, dtype=bool)
     low = text.str.lower().fillna("")
     is_true = low.isin(mapping.true_values).to_numpy(bool)
     is_false = low.isin(mapping.false_values).to_numpy(bool)
@@ -194,13 +206,13 @@ def _money(text: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Parse amounts like ``£1,234.50``; return (values, bad mask) -- negative or non-numeric is bad."""
     if text is None:
         return np.full(n, np.nan), np.zeros(n, dtype=bool)
-    stripped = text.str.replace(r"[£,\s]|GBP|gbp", "", regex=True)
+    stripped = _strings(pc.replace_substring_regex(pa.array(text), r"[£,\s]|GBP|gbp", ""))
     value = pd.to_numeric(stripped, errors="coerce").astype("float64").to_numpy(dtype="float64", na_value=np.nan)
     bad = text.notna().to_numpy(bool) & (np.isnan(value) | ~np.isfinite(value) | (value < 0))
     return np.where(bad, np.nan, value), bad
 
 
-class _Place:
+class Place:
     """Location per row: coordinates and, where unusable, a reason and detail."""
 
     def __init__(self, n: int):
@@ -219,8 +231,15 @@ class _Place:
         self.detail[rows[bad]] = detail[bad] if isinstance(detail, np.ndarray) else detail
 
 
-def _locate(f: dict, n: int, org_id: str, postcodes: pd.DataFrame | None, stores: pd.DataFrame | None) -> _Place:
-    place = _Place(n)
+def locate_rows(f: dict, n: int, postcodes: pd.DataFrame | None = None, stores: pd.DataFrame | None = None,
+                org_id: str = "") -> Place:
+    """Locate each row from its location fields, in order: lat/lng, easting/northing, postcode, store.
+
+    ``f`` maps field names (``lat``, ``lng``, ``easting``, ``northing``,
+    ``postcode``, ``store_id``) to cleaned string Series; missing fields are
+    skipped (leave out ``store_id`` to skip the store step).
+    """
+    place = Place(n)
     if "lat" in f:
         _from_latlng(place, f)
     if "easting" in f:
@@ -248,7 +267,7 @@ def _coordinate_detail(reason: np.ndarray, a: pd.Series, b: pd.Series, rows: np.
     return text + pair
 
 
-def _from_latlng(place: _Place, f: dict) -> None:
+def _from_latlng(place: Place, f: dict) -> None:
     rows = np.flatnonzero(place.todo & (f["lat"].notna() | f["lng"].notna()).to_numpy(bool))
     lat, bad_lat = _numbers(f["lat"], rows)
     lng, bad_lng = _numbers(f["lng"], rows)
@@ -258,7 +277,7 @@ def _from_latlng(place: _Place, f: dict) -> None:
     place.settle(rows, reason, _coordinate_detail(reason, f["lat"], f["lng"], rows))
 
 
-def _from_grid(place: _Place, f: dict) -> None:
+def _from_grid(place: Place, f: dict) -> None:
     rows = np.flatnonzero(place.todo & (f["easting"].notna() | f["northing"].notna()).to_numpy(bool))
     e, bad_e = _numbers(f["easting"], rows)
     nn, bad_n = _numbers(f["northing"], rows)
@@ -272,12 +291,12 @@ def _from_grid(place: _Place, f: dict) -> None:
     place.settle(rows, reason, _coordinate_detail(reason, f["easting"], f["northing"], rows))
 
 
-def _from_postcode(place: _Place, f: dict, lookup: pd.DataFrame | None) -> None:
+def _from_postcode(place: Place, f: dict, lookup: pd.DataFrame | None) -> None:
     given = place.todo & f["postcode"].notna().to_numpy(bool)
     if lookup is None:
         if given.any():
             place.notes.append(f"{int(given.sum())} rows have a postcode but no postcode lookup was given "
-                               "(--postcodes); they were located by store where possible")
+                               "(--postcodes), so the postcode was not used")
         return
     rows = np.flatnonzero(given)
     keys = normalise_postcodes(f["postcode"].iloc[rows])
@@ -291,7 +310,7 @@ def _from_postcode(place: _Place, f: dict, lookup: pd.DataFrame | None) -> None:
     place.settle(rows, reason, np.where(reason == "postcode_not_found", detail, REJECT_REASONS["outside_uk"]))
 
 
-def _from_store(place: _Place, f: dict, org_id: str, stores: pd.DataFrame | None) -> None:
+def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None) -> None:
     rows = np.flatnonzero(place.todo & f["store_id"].notna().to_numpy(bool))
     if not len(rows):
         return
@@ -318,7 +337,7 @@ def _from_store(place: _Place, f: dict, org_id: str, stores: pd.DataFrame | None
 def _source_refs(frame: pd.DataFrame, refs: pd.Series | None) -> tuple[pd.Series, list[str]]:
     """Return incident references, synthesising stable ones where the file has none."""
     n = len(frame)
-    out = refs.copy() if refs is not None else pd.Series(pd.array([pd.NA] * n, dtype=STRING))
+    out = refs.copy() if refs is not None else _constant(None, n)
     blank = out.isna().to_numpy(bool)
     if not blank.any():
         return out, []

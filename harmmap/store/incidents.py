@@ -57,7 +57,8 @@ def count_rules(table: pa.Table) -> pd.DataFrame:
     """Return ``counted``, ``not_counted_reason`` and ``linked_incident_id`` for each row.
 
     ``table`` must hold the columns ``incident_id, source, source_ref,
-    police_ref, month, file_id, row_number``.
+    police_ref, month, file_id, row_number``.  Only rows whose reference
+    occurs more than once are sorted, so this stays fast on national data.
     """
     frame = table.select(list(_RULE_COLUMNS)).to_pandas(date_as_object=False)
     n = len(frame)
@@ -65,24 +66,30 @@ def count_rules(table: pa.Table) -> pd.DataFrame:
     linked = np.full(n, -1, dtype="int64")
     is_police = (frame["source"] == SOURCE_POLICE_UK).to_numpy(dtype=bool)
     has_ref = frame["source_ref"].notna().to_numpy(dtype=bool)
-    order = frame.sort_values(["month", "file_id", "row_number"], kind="stable").index.to_numpy()
-
     police = is_police & has_ref
-    ordered = frame.loc[order]
-    repeat = ordered["source_ref"].duplicated(keep="first").to_numpy() & police[order]
-    reason[order[repeat]] = "repeat_crime_id"
-
     retail = ~is_police & has_ref
-    by_file = frame.loc[retail].sort_values(["file_id", "row_number"], kind="stable")
-    older = by_file.duplicated(["source", "source_ref"], keep="last")
-    reason[by_file.index[older.to_numpy()]] = "superseded_by_newer_file"
-
+    _mark_repeats(frame, police, ["source_ref"], ["month", "file_id", "row_number"], "first",
+                  reason, "repeat_crime_id")
+    _mark_repeats(frame, retail, ["source", "source_ref"], ["file_id", "row_number"], "last",
+                  reason, "superseded_by_newer_file")
     _apply_links(frame, reason, linked, police, retail)
     return pd.DataFrame({
         "counted": reason == "",
         "not_counted_reason": pd.array(np.where(reason == "", None, reason), dtype="string"),
         "linked_incident_id": pd.array(np.where(linked >= 0, linked, None), dtype="Int64"),
     })
+
+
+def _mark_repeats(frame: pd.DataFrame, rows: np.ndarray, key: list[str], order: list[str], keep: str,
+                  reason: np.ndarray, code: str) -> None:
+    """Among ``rows`` sharing ``key``, leave one (``keep`` in ``order``) and give the others ``code``."""
+    subset = frame.loc[rows, key]
+    repeated = subset.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    group = frame.loc[subset.index[repeated], key + order].sort_values(order, kind="stable")
+    extra = group.duplicated(key, keep=keep).to_numpy()
+    reason[group.index[extra]] = code
 
 
 def _apply_links(frame: pd.DataFrame, reason: np.ndarray, linked: np.ndarray,
