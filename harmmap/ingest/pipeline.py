@@ -23,7 +23,7 @@ from harmmap.geo.geocode import locate_points
 from harmmap.ingest.identity import incidents_to_ids
 from harmmap.ingest.result import ReadResult
 from harmmap.ingest.sources import InputFile
-from harmmap.schema import SOURCE_POLICE_UK, conform_incidents
+from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK, conform_incidents
 from harmmap.store import catalog
 from harmmap.store.segments import read_segments, remove_files, remove_orphans, write_segment
 from harmmap.store.workspace import Workspace, connect, transaction, workspace_resolution, write_lock
@@ -145,12 +145,12 @@ def _diff(ws: Workspace, old_paths: list[str], new: pa.Table) -> dict[str, int]:
 
 def _cross_source_counts(ws: Workspace, conn, source: str, table: pa.Table) -> tuple[int, int]:
     """Return (linked, updated): police<->retailer reference links and retailer re-exports."""
-    police_segments = catalog.active_segments(conn, source=SOURCE_POLICE_UK)
     if source == SOURCE_POLICE_UK:
         refs = set(pc.drop_null(table["source_ref"]).to_pylist())
-        retail = [s.path for s in catalog.active_segments(conn) if s not in police_segments]
+        retail = [s.path for s in catalog.active_segments(conn, source=RETAILER_PREFIX + "*")]
         given = read_segments(ws, retail, ["police_ref"])["police_ref"]
         return len(refs & set(pc.drop_null(given).to_pylist())), 0
+    police_segments = catalog.active_segments(conn, source=SOURCE_POLICE_UK)
     police_refs = read_segments(ws, [s.path for s in police_segments], ["source_ref"])["source_ref"]
     mine = pc.drop_null(table["police_ref"])
     linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police_refs)))).as_py() or 0)

@@ -33,23 +33,23 @@ def metres_to_degrees(town: Town, east_m: np.ndarray, north_m: np.ndarray) -> tu
     return lat, lng
 
 
-def town_index(town: Town) -> int:
+def town_to_index(town: Town) -> int:
     """Return the position of ``town`` in :data:`TOWNS` (its stable id)."""
     return TOWNS.index(town)
 
 
-def town_code(town: Town) -> str:
+def town_to_code(town: Town) -> str:
     """Return the place code of a town centre (``TC001`` for the first town)."""
-    return f"TC{town_index(town) + 1:03d}"
+    return f"TC{town_to_index(town) + 1:03d}"
 
 
-def town_centre_ring(town: Town) -> np.ndarray:
+def town_to_ring(town: Town) -> np.ndarray:
     """Return the closed ring of ``town``'s centre polygon as an (n, 2) array of (lng, lat).
 
     The ring depends only on the town (a generator seeded by its index), and
     every vertex lies 400-900 m from the centre coordinate.
     """
-    rng = np.random.default_rng([GEOGRAPHY_SEED, town_index(town)])
+    rng = np.random.default_rng([GEOGRAPHY_SEED, town_to_index(town)])
     base = rng.uniform(520.0, 720.0)
     angle = np.sort(2 * np.pi * (np.arange(_VERTICES) + rng.uniform(-0.3, 0.3, _VERTICES)) / _VERTICES)
     harmonics = np.arange(2, 5)
@@ -62,12 +62,12 @@ def town_centre_ring(town: Town) -> np.ndarray:
     return np.vstack([ring, ring[:1]])
 
 
-def town_centre_polygons(towns: tuple[Town, ...]) -> np.ndarray:
+def towns_to_polygons(towns: tuple[Town, ...]) -> np.ndarray:
     """Return the shapely polygons of the towns' centres (EPSG:4326), one per town."""
-    return np.array([shapely.Polygon(town_centre_ring(t)) for t in towns], dtype=object)
+    return np.array([shapely.Polygon(town_to_ring(t)) for t in towns], dtype=object)
 
 
-def town_centres_to_geojson(towns: tuple[Town, ...]) -> str:
+def towns_to_geojson(towns: tuple[Town, ...]) -> str:
     """Return the GeoJSON FeatureCollection text of the towns' centre polygons.
 
     Properties are ``name`` (the town) and ``code`` (``TC001``...); one feature
@@ -75,10 +75,10 @@ def town_centres_to_geojson(towns: tuple[Town, ...]) -> str:
     """
     features = []
     for town in towns:
-        ring = [[float(x), float(y)] for x, y in town_centre_ring(town)]
+        ring = [[float(x), float(y)] for x, y in town_to_ring(town)]
         feature = {
             "type": "Feature",
-            "properties": {"name": town.name, "code": town_code(town)},
+            "properties": {"name": town.name, "code": town_to_code(town)},
             "geometry": {"type": "Polygon", "coordinates": [ring]},
         }
         features.append(json.dumps(feature, separators=(",", ":")))
@@ -90,7 +90,7 @@ def write_town_centres(path: Path, towns: tuple[Town, ...] = TOWNS) -> Path:
     """Write the towns' centre polygons as GeoJSON to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(town_centres_to_geojson(towns).encode("utf-8"))
+    path.write_bytes(towns_to_geojson(towns).encode("utf-8"))
     return path
 
 

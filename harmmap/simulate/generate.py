@@ -24,7 +24,7 @@ import shapely
 from h3ronpy.vector import cells_to_coordinates
 
 from harmmap.schema import CRIME_TYPES
-from harmmap.simulate.boundaries import town_centre_polygons
+from harmmap.simulate.boundaries import towns_to_polygons
 from harmmap.simulate.patterns import PATTERNS, PLANTED_TYPES, build_profile
 from harmmap.simulate.points import SnapPoints, build_snap_points
 from harmmap.simulate.retailer import (
@@ -40,7 +40,7 @@ ASB_REPEAT_SHARE = 0.1
 
 #: Background crime-type mix (percent, in CRIME_TYPES order) away from and in town centres.
 _TYPE_MIX = np.array([
-    [12, 1.2, 7, 10, 2.5, 2, 7.5, 0.8, 7.5, 0.8, 6, 0.7, 9, 33],
+    [12, 1.2, 7, 9, 2.5, 2, 7.5, 0.8, 7.5, 0.8, 6, 0.7, 8, 35],
     [12, 2, 1, 4, 3.5, 1, 8, 1, 9, 1.5, 24, 4, 1, 28],
 ], dtype=float)
 
@@ -103,7 +103,7 @@ class MonthRows:
     crime_id: np.ndarray
 
 
-def month_range(start_month: str, months: int) -> np.ndarray:
+def build_months(start_month: str, months: int) -> np.ndarray:
     """Return ``months`` consecutive months from ``start_month`` as ``datetime64[M]``."""
     return np.datetime64(start_month, "M") + np.arange(months)
 
@@ -142,7 +142,7 @@ def _plant(towns: tuple[Town, ...], points: SnapPoints, expected: np.ndarray, mo
     cells, inverse = np.unique(points.cell[real], return_inverse=True)
     background = np.bincount(inverse.ravel(), weights=expected[real])
     centre = pa.record_batch(cells_to_coordinates(cells))
-    polygons = town_centre_polygons(towns)
+    polygons = towns_to_polygons(towns)
     town_of_cell = np.zeros(len(cells), dtype=int)
     town_of_cell[inverse.ravel()] = points.town[real]
     inside = shapely.contains_xy(polygons[town_of_cell], centre.column("lng").to_numpy(), centre.column("lat").to_numpy())

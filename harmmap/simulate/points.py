@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from harmmap.geo.cells import points_to_cells
-from harmmap.simulate.boundaries import GEOGRAPHY_SEED, metres_to_degrees, town_centre_polygons, town_index
+from harmmap.simulate.boundaries import GEOGRAPHY_SEED, metres_to_degrees, towns_to_polygons, town_to_index
 from harmmap.simulate.towns import Town
 
 STREETS = (
@@ -89,7 +89,7 @@ class SnapPoints:
 
 def build_snap_points(towns: tuple[Town, ...]) -> SnapPoints:
     """Return the map points of ``towns`` (the same for every seed)."""
-    polygons = town_centre_polygons(towns)
+    polygons = towns_to_polygons(towns)
     parts = [_town_points(town, position, polygon) for position, (town, polygon) in enumerate(zip(towns, polygons))]
     fields = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     k = len(towns)
@@ -103,7 +103,7 @@ def build_snap_points(towns: tuple[Town, ...]) -> SnapPoints:
 
 
 def _town_points(town: Town, position: int, polygon) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng([GEOGRAPHY_SEED, town_index(town), 1])
+    rng = np.random.default_rng([GEOGRAPHY_SEED, town_to_index(town), 1])
     n_spread = int(min(650, 150 + 60 * np.sqrt(town.weight / 10)))
     n_core = 14 + n_spread // 20
     scale = 400.0 + 60.0 * np.sqrt(town.weight)
@@ -145,7 +145,7 @@ def _lsoas(town: Town, east: np.ndarray, north: np.ndarray) -> tuple[np.ndarray,
     centre_distance = np.hypot(squares[:, 0] + 0.5, squares[:, 1] + 0.5)
     rank = np.empty(len(squares), dtype=int)
     rank[np.lexsort((squares[:, 1], squares[:, 0], centre_distance))] = np.arange(len(squares))
-    base = 90_000 + 1_000 * town_index(town)
+    base = 90_000 + 1_000 * town_to_index(town)
     codes = np.array([f"E01{base + r:06d}" for r in range(len(squares))], dtype=object)
     names = np.array([f"{town.name} {r // 4 + 1:03d}{'ABCD'[r % 4]}" for r in range(len(squares))], dtype=object)
     rank = rank[inverse.ravel()]

@@ -104,7 +104,3 @@ def select_towns(count: int | None = None) -> tuple[Town, ...]:
         )
     return TOWNS[: int(count)]
 
-
-def slug_town(name: str) -> str:
-    """Return the lower-case, hyphenated form of a town name (``"Melton Mowbray"`` -> ``"melton-mowbray"``)."""
-    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())

@@ -101,14 +101,17 @@ def insert_rejects(conn: sqlite3.Connection, file_id: int, rejects: pd.DataFrame
 
 def active_segments(conn: sqlite3.Connection, partition_key: str | None = None,
                     source: str | None = None) -> list[SegmentRow]:
-    """Return active segments, optionally of one partition or one source."""
+    """Return active segments, optionally of one partition or one source (``retailer:*`` = any retailer)."""
     sql = ("SELECT s.segment_id, s.file_id, s.partition_key, s.path, s.rows FROM segments s"
            " JOIN files f ON f.file_id = s.file_id WHERE s.active = 1")
     args: list = []
     if partition_key is not None:
         sql += " AND s.partition_key = ?"
         args.append(partition_key)
-    if source is not None:
+    if source is not None and source.endswith("*"):
+        sql += " AND f.source LIKE ?"
+        args.append(source[:-1] + "%")
+    elif source is not None:
         sql += " AND f.source = ?"
         args.append(source)
     return [SegmentRow(*row) for row in conn.execute(sql + " ORDER BY s.segment_id", args)]
