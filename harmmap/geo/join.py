@@ -37,8 +37,6 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 from scipy import ndimage
 
@@ -47,6 +45,7 @@ from harmmap.errors import ConfigError, GeometryError, SchemaError
 CHUNK = 1 << 20  #: points joined at a time (keeps temporaries small and cache-friendly)
 MAX_GRID_CELLS = 1 << 24  #: cap on grid cells over the places' extent (dense per-cell tables)
 MAX_RECT_CELLS = 1 << 24  #: cap on the sum of cells over every place's bounding box
+CELL_COST = 1.5  #: work to classify a grid cell, relative to one exact point-in-polygon test
 
 
 def points_to_places(easting: np.ndarray, northing: np.ndarray, places: gpd.GeoDataFrame, *,
@@ -83,7 +82,8 @@ def points_to_places(easting: np.ndarray, northing: np.ndarray, places: gpd.GeoD
         point, poly = _join_chunk(x[lo:lo + CHUNK], y[lo:lo + CHUNK], index)
         points.append(point + lo)
         polys.append(poly)
-    return _frame(np.concatenate(points), live[np.concatenate(polys)], place_ids)
+    polys = np.concatenate(polys)
+    return _frame(np.concatenate(points), polys if len(live) == len(geoms) else live[polys], place_ids)
 
 
 def _check_points(easting, northing) -> tuple[np.ndarray, np.ndarray]:
@@ -173,20 +173,22 @@ def _index_places(geoms: np.ndarray, npoints: int, tolerance: float) -> _PlaceIn
 
 
 def _choose_grid(geoms: np.ndarray, npoints: int, tolerance: float) -> _Grid:
-    """Pick the cell size balancing exact tests near edges against work per cell.
+    """Pick the cell size balancing exact tests near outlines against work per cell.
 
-    Points tested ~ npoints * perimeter * size / area; cells classified ~
-    sum of bbox areas / size**2; a cell costs ~0.2 of an exact test.
+    With E the extent and P the total perimeter, a point sits in ~P * size / E
+    boundary cells, so exact tests ~ npoints * P * size / E; classifying costs
+    ~ (sum of bbox areas) / size**2 cells, each worth ``CELL_COST`` tests.
+    Cells no wider than a quarter of the mean perimeter keep few places per cell.
     """
     bounds = shapely.bounds(geoms)
     span = np.maximum(bounds[:, 2:] - bounds[:, :2], 1.0)
     rect_area = float(np.prod(span, axis=1).sum())
-    area = max(float(shapely.area(geoms).sum()), 1.0)
     perimeter = max(float(shapely.length(geoms).sum()), 1.0)
-    size = np.cbrt(0.2 * rect_area * area / (max(npoints, 1) * perimeter))
     low = np.nanmin(bounds[:, :2], axis=0) - tolerance
     high = np.nanmax(bounds[:, 2:], axis=0) + tolerance
     extent = float(np.prod(np.maximum(high - low, 1.0)))
+    size = np.cbrt(CELL_COST * rect_area * extent / (max(npoints, 1) * perimeter))
+    size = min(size, perimeter / (4 * len(geoms)))
     size = max(size, np.sqrt(rect_area / MAX_RECT_CELLS), np.sqrt(extent / MAX_GRID_CELLS) * 1.01, 1e-3)
     eps = max(size * 1e-7, float(np.spacing(np.abs(np.r_[low, high]).max())) * 64)
     x0, y0 = low - 2 * size
@@ -308,13 +310,18 @@ def _test_rows(x, y, row_point, poly, hit, geoms) -> None:
         part = rows[cut[i]:cut[i + 1]]
         hit[part] = shapely.intersects_xy(geoms[i], x[row_point[part]], y[row_point[part]])
 
-    workers = min(4, os.cpu_count() or 1)
-    if workers > 1 and len(rows) > 50_000:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(test, todo))
-    else:
-        for i in todo:
+    def test_all(places: np.ndarray) -> None:
+        for i in places:
             test(i)
+
+    workers = min(4, os.cpu_count() or 1)
+    if workers == 1 or len(rows) < 50_000:
+        test_all(todo)
+        return
+    done = np.cumsum(np.diff(cut)[todo])  # share the rows out evenly, whole places per thread
+    batches = np.split(todo, np.searchsorted(done, done[-1] * np.arange(1, workers) / workers))
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(test_all, batches))
 
 
 def _near_cells(bcells: np.ndarray, grid: _Grid, tolerance: float) -> np.ndarray:
@@ -357,6 +364,10 @@ def _merge(point, poly, extra_point, extra_poly) -> tuple[np.ndarray, np.ndarray
 
 
 def _frame(point: np.ndarray, poly: np.ndarray, place_ids: np.ndarray) -> pd.DataFrame:
-    ids = pc.take(pa.array(place_ids, type=pa.large_string()), pa.array(np.asarray(poly, dtype=np.int64)))
+    """Return the result frame; ``place_id`` is categorical (10M rows cost 10M small ints, not strings)."""
+    categories = pd.Index(place_ids, dtype="str")
+    if not categories.is_unique:
+        return pd.DataFrame({"point_index": np.asarray(point, dtype=np.int64),
+                             "place_id": pd.Series(place_ids[poly], dtype="str")})
     return pd.DataFrame({"point_index": np.asarray(point, dtype=np.int64),
-                         "place_id": pd.Series(ids, dtype="str")})
+                         "place_id": pd.Categorical.from_codes(np.asarray(poly, dtype=np.int32), categories)})

@@ -89,7 +89,8 @@ def _read_bytes(path: Path) -> bytes:
         data = path.read_bytes()
         return gzip.decompress(data) if data.startswith(b"\x1f\x8b") else data
     except FileNotFoundError:
-        raise InputFileError("postcode lookup file not found", given=str(path), fix="check the --postcodes path") from None
+        raise InputFileError("postcode lookup file not found", given=str(path),
+                             fix="check the --postcodes path") from None
     except (OSError, EOFError) as exc:
         raise InputFileError("cannot read the postcode lookup file", given=f"{path}: {exc}") from None
 
@@ -108,7 +109,8 @@ def _csv(data: bytes, names: list[str] | None, skip: int, keep: list[str]) -> pa
 
 
 def _numbers(table: pa.Table, column: str) -> np.ndarray:
-    return pd.to_numeric(table[column].to_pandas(), errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values = pd.to_numeric(table[column].to_pandas(), errors="coerce")
+    return values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
 
 
 def _onspd(data: bytes, header: list[str], lower: list[str]) -> pd.DataFrame:

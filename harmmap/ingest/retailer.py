@@ -28,6 +28,7 @@ result carries a note saying so.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from harmmap.errors import SchemaError
 from harmmap.geo.crs import bng_to_wgs84
 from harmmap.geo.validate import classify_grid, classify_latlng
 from harmmap.ingest.categories import map_categories, normalise_label, unknown_category_detail
-from harmmap.ingest.dates import month_start, parse_dates
+from harmmap.ingest.dates import ParsedDates, month_start, parse_dates
 from harmmap.ingest.mapping import RetailerMapping
 from harmmap.ingest.postcodes import normalise_postcodes
 from harmmap.ingest.result import ReadResult, make_rejects
@@ -83,7 +84,31 @@ def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, post
     raw = read_table(path, sheet=mapping.sheet, encoding=mapping.encoding)
     columns = _resolve_columns(raw.columns, mapping, str(path))
     f = {name: clean_text(raw.frame[column]) for name, column in columns.items()}
-    n = len(raw.frame)
+    checked = _check(f, len(raw.frame), mapping, postcodes, stores, org_id, today)
+    ok = checked.verdict.reason == ""
+    refs, notes = _source_refs(raw.frame, f.get("source_ref"), ok)
+    incidents = _incidents(f, checked, refs, org_id, raw.row_numbers).loc[ok].reset_index(drop=True)
+    rejects = pd.concat([raw.bad_rows, checked.verdict.rejects(raw.frame, raw.row_numbers)], ignore_index=True)
+    rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
+    return ReadResult(incidents, rejects, raw.rows_read, notes=tuple(notes + checked.place.notes))
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """Every field parsed, and the verdict on every row."""
+
+    verdict: Verdict
+    dates: ParsedDates
+    crime_type: np.ndarray
+    offence: np.ndarray
+    value: np.ndarray
+    injury: pd.Series
+    weapon: pd.Series
+    place: Place
+
+
+def _check(f: dict, n: int, mapping: RetailerMapping, postcodes, stores, org_id: str, today) -> _Checked:
+    """Parse the fields and give each row its first failing check (see the module docstring for the order)."""
     verdict = Verdict(n)
     verdict.reject((f["date"].isna() | f["category"].isna()).to_numpy(bool), "missing_value",
                    lambda rows: np.where(f["date"].iloc[rows].isna(), "date is blank", "category is blank"))
@@ -95,30 +120,30 @@ def read_retailer_incidents(path, *, org_id: str, mapping: RetailerMapping, post
     verdict.reject(unknown, "unknown_crime_type",
                    lambda rows: [unknown_category_detail(v) for v in f["category"].iloc[rows]])
     value, value_bad = _money(f.get("value_gbp"), n)
-    verdict.reject(value_bad, "bad_value", lambda rows: _quote("value_gbp is not an amount in pounds: ", f, "value_gbp", rows))
+    verdict.reject(value_bad, "bad_value",
+                   lambda rows: _quote("value_gbp is not an amount in pounds: ", f, "value_gbp", rows))
     verdict.reject(injury_bad, "bad_value", lambda rows: _quote("injury is not yes/no: ", f, "injury", rows))
     verdict.reject(weapon_bad, "bad_value", lambda rows: _quote("weapon is not yes/no: ", f, "weapon", rows))
     place = locate_rows(f, n, postcodes, stores, org_id)
     verdict.reject(place.reason != "", place.reason, lambda rows: place.detail[rows])
-    ok = verdict.reason == ""
-    refs, notes = _source_refs(raw.frame, f.get("source_ref"))
-    incidents = pd.DataFrame({
+    return _Checked(verdict, dates, crime_type, offence, value, injury, weapon, place)
+
+
+def _incidents(f: dict, c: _Checked, refs: pd.Series, org_id: str, row_numbers: np.ndarray) -> pd.DataFrame:
+    """All rows in the canonical incident columns (the caller keeps the accepted ones)."""
+    n = len(row_numbers)
+    return pd.DataFrame({
         "source": _constant(RETAILER_PREFIX + org_id, n),
         "source_ref": refs, "police_ref": _or_na(f, "police_ref", n),
-        "month": month_start(dates.occurred_at), "occurred_at": dates.occurred_at,
-        "time_precision": pd.array(dates.time_precision, dtype=STRING),
-        "crime_type": pd.array(crime_type, dtype=STRING), "offence": pd.array(offence, dtype=STRING),
-        "lat": place.lat, "lng": place.lng, "easting": place.easting, "northing": place.northing,
+        "month": month_start(c.dates.occurred_at), "occurred_at": c.dates.occurred_at,
+        "time_precision": pd.array(c.dates.time_precision, dtype=STRING),
+        "crime_type": pd.array(c.crime_type, dtype=STRING), "offence": pd.array(c.offence, dtype=STRING),
+        "lat": c.place.lat, "lng": c.place.lng, "easting": c.place.easting, "northing": c.place.northing,
         "location_text": _or_na(f, "location_text", n), "lsoa_code": _constant(None, n),
         "outcome": _constant(None, n), "store_id": _or_na(f, "store_id", n),
-        "org_id": _constant(org_id, n), "value_gbp": value,
-        "injury": injury, "weapon": weapon, "row_number": raw.row_numbers,
+        "org_id": _constant(org_id, n), "value_gbp": c.value,
+        "injury": c.injury, "weapon": c.weapon, "row_number": row_numbers,
     })
-    incidents = incidents.loc[ok].reset_index(drop=True)
-    rejects = pd.concat([raw.bad_rows, verdict.rejects(raw.frame, raw.row_numbers)], ignore_index=True)
-    rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
-    notes += place.notes
-    return ReadResult(incidents, rejects, raw.rows_read, notes=tuple(notes))
 
 
 class Verdict:
@@ -150,7 +175,8 @@ def _resolve_columns(present: tuple[str, ...], mapping: RetailerMapping, name: s
         else:
             out[field] = found
     if missing:
-        raise SchemaError(f"the file has no column(s) {', '.join(missing)}", given=f"{name} with columns {list(present)}",
+        raise SchemaError(f"the file has no column(s) {', '.join(missing)}",
+                          given=f"{name} with columns {list(present)}",
                           fix="correct the column names under [columns] in the mapping (or --column FIELD=COLUMN)")
     return out
 
@@ -162,7 +188,7 @@ def clean_text(column: pd.Series) -> pd.Series:
 
 
 def _strings(array) -> pd.Series:
-    """Wrap an Arrow string array as a pandas string Series without copying."""
+    """Wrap an Arrow string array as a pandas string Series (no per-element Python)."""
     return pd.Series(STRING.construct_array_type()(pa.array(array).cast(pa.large_string())))
 
 
@@ -291,6 +317,10 @@ def _from_grid(place: Place, f: dict) -> None:
     place.settle(rows, reason, _coordinate_detail(reason, f["easting"], f["northing"], rows))
 
 
+def _targets(place: Place) -> tuple:
+    return (place.lat, "lat"), (place.lng, "lng"), (place.easting, "easting"), (place.northing, "northing")
+
+
 def _from_postcode(place: Place, f: dict, lookup: pd.DataFrame | None) -> None:
     given = place.todo & f["postcode"].notna().to_numpy(bool)
     if lookup is None:
@@ -302,7 +332,7 @@ def _from_postcode(place: Place, f: dict, lookup: pd.DataFrame | None) -> None:
     keys = normalise_postcodes(f["postcode"].iloc[rows])
     at = pd.Index(lookup["postcode_key"].astype(STRING)).get_indexer(keys.fillna(""))
     found = at >= 0
-    for out, column in ((place.lat, "lat"), (place.lng, "lng"), (place.easting, "easting"), (place.northing, "northing")):
+    for out, column in _targets(place):
         out[rows[found]] = lookup[column].to_numpy(dtype="float64")[at[found]]
     reason = np.where(found, classify_latlng(place.lat[rows], place.lng[rows]), "postcode_not_found").astype(object)
     detail = np.where(found, "", ("postcode not in the lookup: '" + f["postcode"].iloc[rows].fillna("") + "'")
@@ -324,7 +354,7 @@ def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None)
     mine = mine.drop_duplicates("store_id")
     at = pd.Index(mine["store_id"].astype(str).str.strip().to_numpy(object)).get_indexer(ids.to_numpy(object))
     found = at >= 0
-    for out, column in ((place.lat, "lat"), (place.lng, "lng"), (place.easting, "easting"), (place.northing, "northing")):
+    for out, column in _targets(place):
         if column in mine:
             out[rows[found]] = pd.to_numeric(mine[column], errors="coerce").to_numpy(dtype="float64")[at[found]]
     checked = classify_latlng(place.lat[rows], place.lng[rows])
@@ -334,7 +364,7 @@ def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None)
     place.settle(rows, reason, detail)
 
 
-def _source_refs(frame: pd.DataFrame, refs: pd.Series | None) -> tuple[pd.Series, list[str]]:
+def _source_refs(frame: pd.DataFrame, refs: pd.Series | None, ok: np.ndarray) -> tuple[pd.Series, list[str]]:
     """Return incident references, synthesising stable ones where the file has none."""
     n = len(frame)
     out = refs.copy() if refs is not None else _constant(None, n)
@@ -347,7 +377,10 @@ def _source_refs(frame: pd.DataFrame, refs: pd.Series | None) -> tuple[pd.Series
     hexes = np.ascontiguousarray(digits).view("<U16").ravel()
     synthetic = "auto-" + pd.Series(hexes, dtype=STRING) + "-" + pd.Series(ordinal + 1).astype(STRING)
     out[blank] = synthetic[blank]
+    count = int((blank & ok).sum())
+    if not count:
+        return out, []
     why = "the mapping names no source_ref column" if refs is None else "their source_ref is blank"
-    note = (f"{int(blank.sum())} rows got a synthetic reference because {why}: it is a hash of the row's content, "
+    note = (f"{count} rows got a synthetic reference because {why}: it is a hash of the row's content, "
             "so re-importing the same rows does not duplicate them, but an edited row counts as a new incident")
     return out, [note]

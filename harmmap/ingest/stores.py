@@ -171,7 +171,8 @@ def _check_found(out: dict, present: tuple[str, ...], name: str) -> None:
     pairs = [("lat", "lng"), ("easting", "northing")]
     half = [p for p in pairs if (p[0] in out) != (p[1] in out)]
     if half or not any(a in out and b in out for a, b in pairs) and "postcode" not in out:
-        raise SchemaError("the store list has no usable location columns" + (f" (only one of {half[0]})" if half else ""),
+        only = f" (only one of {half[0]})" if half else ""
+        raise SchemaError(f"the store list has no usable location columns{only}",
                           given=f"{name} with columns {list(present)}",
                           fix="give lat and lng, easting and northing, or postcode (--column lat=COLUMN ...)")
 

@@ -1,8 +1,9 @@
 """Open a retailer's CSV or XLSX file safely as a table of strings.
 
 The file type is decided by content, never by extension: a zip archive holding
-``xl/workbook.xml`` is an XLSX workbook, gzip data is decompressed and read as
-CSV, anything else is delimited text.  Every cell comes back as a string (or
+``xl/workbook.xml`` is an XLSX workbook (:mod:`harmmap.ingest.xlsx`), gzip data
+is decompressed and read as CSV, GeoJSON and GeoPackage point layers are read
+with :mod:`harmmap.ingest.points`, anything else is delimited text.  Every cell comes back as a string (or
 NA when blank); typing is the caller's job, so one bad cell never loses a row.
 
 Text files are UTF-8 (with or without a byte-order mark) unless ``encoding=``
@@ -11,8 +12,10 @@ is not valid text in that encoding is rejected as ``encoding_error`` (its raw
 text shown with backslash escapes); a row with the wrong number of fields or
 broken quoting is rejected as ``malformed_row``.  The rest of the file is kept.
 
-Rows are numbered 1, 2, ... after the header, counting every non-empty record
-(a row of empty cells keeps its number but is dropped: it is not data).
+Rows are numbered from 1 after the header: in a CSV, every non-empty record
+counts; in a workbook, row n is n sheet rows below the header (so blank sheet
+rows count).  A row of empty cells keeps its number but is dropped: it is not
+data, and is neither accepted nor rejected.
 
 Workbooks are guarded against zip bombs (more than 200 MB uncompressed, or a
 compression ratio over 100 for members over 1 MB) and XML bombs (openpyxl
@@ -22,10 +25,9 @@ parses with defusedxml; entity declarations are refused before parsing).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import io
-import zipfile
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from harmmap.errors import InputFileError
+from harmmap.ingest.points import looks_like_point_layer, read_point_layer
 from harmmap.ingest.result import make_rejects
 
 STRING = pd.StringDtype("pyarrow")
@@ -43,9 +46,6 @@ _MAX_GUNZIP = 2 * 1024**3
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MAX_QUOTED_LINES = 200
 _DELIMITERS = (",", "\t", ";", "|")
-_MAX_XLSX_BYTES = 200 * 1024**2
-_MAX_RATIO = 100
-_RATIO_FLOOR = 1024**2
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,10 @@ class RawTable:
 
 
 def read_table(path, *, sheet: str | None = None, encoding: str = "utf-8") -> RawTable:
-    """Read a CSV (plain or gzip) or XLSX file into a table of strings.
+    """Read a CSV (plain or gzip), XLSX, GeoJSON or GeoPackage file into a table of strings.
+
+    A point layer (GeoJSON, GeoPackage) gives its attributes plus ``lat`` and
+    ``lng`` (WGS84) of each point: map them like CSV columns.
 
     Parameters
     ----------
@@ -106,8 +109,14 @@ def read_table(path, *, sheet: str | None = None, encoding: str = "utf-8") -> Ra
         raise InputFileError("old binary Excel (.xls) files are not supported", given=str(path),
                              fix="open it in Excel or LibreOffice and save it as .xlsx or CSV")
     elif data.startswith(b"PK\x03\x04"):
-        header, rows, numbers, bad = _read_workbook(data, str(path), sheet)
+        from harmmap.ingest.xlsx import read_workbook
+
+        header, rows, numbers, bad = read_workbook(data, str(path), sheet)
         return _table_from_rows(header, rows, numbers, bad)
+    elif looks_like_point_layer(data[:4096]):
+        frame = read_point_layer(path)
+        numbers = np.arange(1, len(frame) + 1, dtype="int64")
+        return _finish(frame.astype(STRING), numbers, list(frame.columns), make_rejects([], [], [], []))
     return _read_text(data, str(path), encoding)
 
 
@@ -128,7 +137,8 @@ def _gunzip(data: bytes, path) -> bytes:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
             out = handle.read(_MAX_GUNZIP + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputFileError("cannot decompress gzip file", given=f"{path}: {exc}", fix="re-create the .gz file") from None
+        raise InputFileError("cannot decompress gzip file", given=f"{path}: {exc}",
+                             fix="re-create the .gz file") from None
     if len(out) > _MAX_GUNZIP:
         raise InputFileError("decompressed file is larger than 2 GiB", given=str(path), fix="split the file")
     if out.startswith((b"\x1f\x8b", b"PK\x03\x04", _XLS_MAGIC)):
@@ -138,7 +148,7 @@ def _gunzip(data: bytes, path) -> bytes:
 
 def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
     data, encoding = _strip_bom(data, encoding)
-    first = next(_records(data), None) if data.strip() else None
+    first = next(_records(data), None) if re.search(rb"\S", data) else None
     if first is None:
         raise InputFileError("file is empty", given=name, fix="export the report again with its header row")
     header_bytes, body_start = first
@@ -146,7 +156,8 @@ def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
         header_text = header_bytes.decode(encoding)
     except UnicodeDecodeError:
         raise InputFileError(f"the header row is not valid {encoding} text", given=name,
-                             fix='set encoding = "cp1252" (or the right one) under [format] in the mapping') from None
+                             fix='set encoding = "cp1252" (or the right one) under [format] in the mapping'
+                             ) from None
     except LookupError:
         raise InputFileError("unknown text encoding", given=encoding, fix='use e.g. "utf-8" or "cp1252"') from None
     delimiter = _sniff_delimiter(header_text)
@@ -154,7 +165,7 @@ def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
     body = data[body_start:]
     try:
         frame, numbers = _parse_fast(body, header, delimiter, encoding)
-        bad = make_rejects([], [], [], [])
+        bad = _rejects([])
     except _SlowPath:
         rows, numbers, bad = _parse_careful(body, header, delimiter, encoding)
         return _table_from_rows(header, rows, numbers, bad)
@@ -162,11 +173,11 @@ def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
 
 
 def _strip_bom(data: bytes, encoding: str) -> tuple[bytes, str]:
+    """A byte-order mark decides the encoding; UTF-16 is re-encoded as UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:], "utf-8"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16", errors="replace")
-        return text.encode("utf-8"), "utf-8"
+        return data.decode("utf-16", errors="replace").encode("utf-8"), "utf-8"
     return data, encoding
 
 
@@ -197,9 +208,8 @@ def _records(data: bytes, start: int = 0):
 
 
 def _sniff_delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
+    """The commonest of comma, tab, semicolon and bar in the header line (comma when none)."""
+    return max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
 
 
 def _split_header(text: str, delimiter: str, name: str) -> list[str]:
@@ -229,8 +239,7 @@ def unique_header(cells: list, name: str) -> list[str]:
 
 
 def _looks_like_data(text: str) -> bool:
-    stripped = text.replace(".", "").replace("-", "").replace("/", "").replace(":", "").replace(" ", "")
-    return stripped.isdigit()
+    return re.fullmatch(r"[-+\d./: ]*\d[-+\d./: ]*", text) is not None
 
 
 class _SlowPath(Exception):
@@ -244,8 +253,8 @@ def _parse_fast(body: bytes, header: list[str], delimiter: str, encoding: str) -
             body = body.decode(encoding).encode("utf-8")
         except (UnicodeDecodeError, UnicodeEncodeError):
             raise _SlowPath from None
-    if b"\x00" in body:
-        raise _SlowPath
+    if body.count(b'"') % 2:
+        raise _SlowPath  # an unclosed quote: Arrow would swallow the rest of the file into one field
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
@@ -282,8 +291,11 @@ def _parse_careful(body: bytes, header: list[str], delimiter: str, encoding: str
             continue
         good.append(fields)
         numbers.append(number)
-    rejects = make_rejects(*zip(*bad)) if bad else make_rejects([], [], [], [])
-    return good, numbers, rejects
+    return good, numbers, _rejects(bad)
+
+
+def _rejects(bad: list[tuple]) -> pd.DataFrame:
+    return make_rejects(*zip(*bad)) if bad else make_rejects([], [], [], [])
 
 
 def _table_from_rows(header: list[str], rows: list[list], numbers: list[int], bad: pd.DataFrame) -> RawTable:
@@ -314,108 +326,3 @@ def rows_to_csv_text(frame: pd.DataFrame) -> list[str]:
         text = text.where(~quote, '"' + text.str.replace('"', '""', regex=False) + '"')
         line = text if line is None else line + "," + text
     return line.tolist()
-
-
-def _check_zip(data: bytes, name: str) -> None:
-    """Refuse zips that are not workbooks, zip bombs and XML with entity declarations."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-        names = {i.filename for i in infos}
-        if "xl/workbook.xml" not in names:
-            raise InputFileError("this zip file is not an XLSX workbook", given=name,
-                                 fix="save the report as .xlsx or CSV (OpenDocument .ods is not supported)")
-        total = sum(i.file_size for i in infos)
-        packed = max(sum(i.compress_size for i in infos), 1)
-        if total > _MAX_XLSX_BYTES or (total > _RATIO_FLOOR and total / packed > _MAX_RATIO):
-            raise InputFileError("workbook refused: it would expand to too much data (possible zip bomb)",
-                                 given=f"{name}: {total / 1e6:.0f} MB uncompressed, ratio {total / packed:.0f}",
-                                 fix="export the sheet as CSV instead (limit 200 MB, ratio 100)")
-        for info in infos:
-            if info.filename.endswith((".xml", ".rels")):
-                with archive.open(info) as member:
-                    head = member.read(4096)
-                if b"<!ENTITY" in head or b"<!DOCTYPE" in head:
-                    raise InputFileError("workbook refused: its XML declares entities (possible XML bomb)",
-                                         given=f"{name}: {info.filename}", fix="export the sheet as CSV instead")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, ValueError,
-            NotImplementedError, RuntimeError) as exc:
-        if isinstance(exc, InputFileError):
-            raise
-        raise InputFileError("cannot open the zip/XLSX file", given=f"{name}: {exc}",
-                             fix="save the report again as .xlsx or CSV") from None
-
-
-def _read_workbook(data: bytes, name: str, sheet: str | None):
-    """Return (header, rows, row numbers, bad rows) of one worksheet."""
-    import openpyxl
-
-    _check_zip(data, name)
-    if not openpyxl.DEFUSEDXML:
-        raise InputFileError("XLSX reading is disabled: openpyxl is not using defusedxml",
-                             given="OPENPYXL_DEFUSEDXML is set to something other than True",
-                             fix="unset OPENPYXL_DEFUSEDXML, or export the sheet as CSV")
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on corrupt files; all mean "cannot open"
-        raise InputFileError("cannot open the XLSX workbook", given=f"{name}: {type(exc).__name__}: {exc}",
-                             fix="open it in Excel and save it again, or export the sheet as CSV") from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InputFileError(f"no sheet named {sheet!r}", given=f"{name} has sheets {book.sheetnames}",
-                                 fix="set sheet under [format] in the mapping (or --sheet) to one of them")
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        worksheet.reset_dimensions()
-        return _sheet_rows(worksheet.iter_rows(values_only=True), name)
-    except InputFileError:
-        raise
-    except Exception as exc:  # as above: a corrupt sheet part
-        raise InputFileError("cannot read the XLSX worksheet", given=f"{name}: {type(exc).__name__}: {exc}",
-                             fix="open it in Excel and save it again, or export the sheet as CSV") from None
-    finally:
-        book.close()
-
-
-def _sheet_rows(rows, name: str):
-    header_at, header = 0, None
-    good, numbers, bad = [], [], []
-    for sheet_row, values in enumerate(rows, start=1):
-        cells = [_cell_text(v) for v in values]
-        if header is None:
-            if any(c is not None for c in cells):
-                header, header_at = unique_header(cells, name), sheet_row
-            continue
-        width = len(header)
-        if any(c is not None for c in cells[width:]):
-            line = rows_to_csv_text(pd.DataFrame([cells], dtype=object))[0]
-            bad.append((sheet_row - header_at, "malformed_row", f"values beyond the header's {width} columns", line))
-            continue
-        if any(c is not None for c in cells):
-            good.append((cells + [None] * width)[:width])
-            numbers.append(sheet_row - header_at)
-    if header is None:
-        raise InputFileError("the worksheet is empty", given=name, fix="choose the sheet with the incidents")
-    rejects = make_rejects(*zip(*bad)) if bad else make_rejects([], [], [], [])
-    return header, good, numbers, rejects
-
-
-def _cell_text(value) -> str | None:
-    """Return a workbook cell as text: numbers without float noise, dates and times in ISO form."""
-    if value is None or isinstance(value, str):
-        return value if value is None or value.strip() else None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        if value.date() in (dt.date(1899, 12, 30), dt.date(1899, 12, 31)):
-            return value.time().isoformat(timespec="seconds")
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        seconds = int(value.total_seconds())
-        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    return str(value)

@@ -34,8 +34,9 @@ from harmmap.simulate.towns import Town
 
 ASB = CRIME_TYPES.index("Anti-social behaviour")
 NO_LOCATION_SHARE = 0.025
-PLANT_MULTIPLIER = 3.0
-PLANT_MIN_RATE = 4.0
+PLANT_MULTIPLIER = 3.0  # planted rate >= 3x the cell's own expected background ...
+PLANT_CENTRE_MULTIPLIER = 2.0  # ... and >= 2x the mean background of its town's centre cells
+PLANT_MIN_RATE = 6.0
 ASB_REPEAT_SHARE = 0.1
 
 #: Background crime-type mix (percent, in CRIME_TYPES order) away from and in town centres.
@@ -137,7 +138,12 @@ def _point_shares(towns: tuple[Town, ...], points: SnapPoints) -> np.ndarray:
 
 def _plant(towns: tuple[Town, ...], points: SnapPoints, expected: np.ndarray, months: int,
            rng: np.random.Generator) -> Planted:
-    """Choose 2-3 planted cells per town inside its centre polygon and draw their monthly profiles."""
+    """Choose 2-3 planted cells per town inside its centre polygon and draw their monthly profiles.
+
+    A cell's base rate (extra incidents per elevated month) is at least ``PLANT_MIN_RATE``, three times
+    the cell's own expected background and twice the mean background of its town's centre cells, so it
+    stands out from its neighbours as well as from itself.
+    """
     real = ~points.no_location
     cells, inverse = np.unique(points.cell[real], return_inverse=True)
     background = np.bincount(inverse.ravel(), weights=expected[real])
@@ -155,7 +161,11 @@ def _plant(towns: tuple[Town, ...], points: SnapPoints, expected: np.ndarray, mo
     kinds = list(PLANTED_TYPES)
     probs = np.array(list(PLANTED_TYPES.values()))
     crime_type = np.array([CRIME_TYPES.index(kinds[k]) for k in rng.choice(len(kinds), len(chosen), p=probs / probs.sum())])
-    base_rate = np.round(np.maximum(PLANT_MIN_RATE, PLANT_MULTIPLIER * background[chosen]), 1)
+    centre_cells = np.bincount(town_of_cell[inside], minlength=len(towns))
+    centre_mean = np.bincount(town_of_cell[inside], weights=background[inside], minlength=len(towns))
+    centre_mean = centre_mean / np.maximum(centre_cells, 1)
+    base_rate = np.round(np.maximum.reduce([np.full(len(chosen), PLANT_MIN_RATE), PLANT_MULTIPLIER * background[chosen],
+                                            PLANT_CENTRE_MULTIPLIER * centre_mean[town_of_cell[chosen]]]), 1)
     profile = np.array([build_profile(p, r, months, rng) for p, r in zip(pattern, base_rate)]).reshape(len(chosen), months)
     members = [np.flatnonzero(real & (points.cell == cells[c])) for c in chosen]
     offsets = np.concatenate([[0], np.cumsum([len(m) for m in members])])

@@ -7,7 +7,7 @@ hotspot analysis:
 persistent
     elevated every month at a steady rate;
 new
-    elevated only in the final month;
+    elevated only in the final month, at :data:`NEW_BOOST` times the base rate;
 intensifying
     elevated in at least 90 % of months (always the final one), the rate rising
     from 0.4x to 1.6x the base rate;
@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 PATTERNS: tuple[str, ...] = ("persistent", "new", "intensifying", "diminishing", "sporadic")
+#: A new hotspot has one month to show itself, so it is planted this many times stronger.
+NEW_BOOST = 2.5
 
 #: Crime types planted hotspots are made of, with their relative frequency.
 PLANTED_TYPES: dict[str, float] = {
@@ -64,7 +66,7 @@ def _rates(pattern: str, months: int, rng: np.random.Generator) -> np.ndarray:
     if pattern == "persistent":
         return np.ones(months)
     if pattern == "new":
-        return (np.arange(months) == months - 1).astype(float)
+        return NEW_BOOST * (np.arange(months) == months - 1)
     if pattern in ("intensifying", "diminishing"):
         trend = np.linspace(0.4, 1.6, months) if months > 1 else np.ones(1)
         trend = trend if pattern == "intensifying" else trend[::-1].copy()

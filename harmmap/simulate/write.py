@@ -114,7 +114,8 @@ def simulate(out_dir, *, seed: int, months: int = 36, start_month: str = "2022-0
         planted_cells=len(scenario.planted.cell), police_retailer_links=int(scenario.retailer.linked.sum()),
         files=tuple(sorted(files)),
     )
-    (out / "truth" / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")
+    saved = {key: value for key, value in asdict(summary).items() if key != "out_dir"}  # keep the file seed-only
+    (out / "truth" / "summary.json").write_bytes((json.dumps(saved, indent=2) + "\n").encode("utf-8"))
     return summary
 
 
@@ -252,10 +253,11 @@ def _write_stores(out: Path, scenario: Scenario, org_id: str) -> str:
 
 
 def _write_truth(out: Path, scenario: Scenario) -> str:
+    """Write one row per planted cell; ``extra_per_month`` is the planted count of each month, ``;``-joined."""
     p = scenario.planted
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["cell", "town", "pattern", "crime_type", "base_rate", "profile"])
+    writer.writerow(["cell", "town", "pattern", "crime_type", "base_rate", "extra_per_month"])
     for cell, town, pattern, kind, rate, profile in zip(
         cells_to_strings(p.cell), p.town, p.pattern, p.crime_type, p.base_rate, p.profile
     ):

@@ -49,8 +49,7 @@ def read_segments(ws: Workspace, paths: Sequence[str], columns: Sequence[str] | 
     schema = pa.schema([INCIDENT_SCHEMA.field(c) for c in wanted])
     if not paths:
         return schema.empty_table()
-    tables = [pq.read_table(ws.root / p, columns=wanted) for p in paths]
-    return pa.concat_tables(tables).cast(schema)
+    return pa.concat_tables([pq.read_table(ws.root / p, columns=wanted).cast(schema) for p in paths])
 
 
 def remove_files(ws: Workspace, paths: Iterable[str]) -> None:

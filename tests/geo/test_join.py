@@ -111,7 +111,8 @@ def polygons(draw):
     x0, y0 = draw(coordinate), draw(coordinate)
     w, h = draw(st.integers(1, 40)), draw(st.integers(1, 40))
     if shape == "triangle":
-        geom = shapely.Polygon([(x0, y0), (x0 + w, y0 + draw(st.integers(0, 10))), (x0 + draw(st.integers(0, w)), y0 + h)])
+        apex = (x0 + draw(st.integers(0, w)), y0 + h)
+        geom = shapely.Polygon([(x0, y0), (x0 + w, y0 + draw(st.integers(0, 10))), apex])
     else:
         geom = shapely.box(x0, y0, x0 + w, y0 + h)
     if shape == "holed" and w > 2 and h > 2:
@@ -127,11 +128,11 @@ def brute_force(x, y, places, tolerance):
     hits = gpd.sjoin(points, places, predicate="covered_by", how="inner")
     rows = set(zip(hits.index.to_numpy().tolist(), hits["place_id"].tolist()))
     if tolerance > 0:
-        covered = set(hits.index.tolist())
-        for i in set(range(len(x))) - covered:
-            distance = shapely.distance(points.geometry.iloc[i], places.geometry.to_numpy())
-            if np.nanmin(distance) <= tolerance:
-                rows.add((i, places["place_id"].iloc[int(np.nanargmin(distance))]))
+        distance = shapely.distance(points.geometry.to_numpy()[:, None], places.geometry.to_numpy()[None, :])
+        distance[hits.index.to_numpy()] = np.inf
+        nearest = np.argmin(np.where(np.isnan(distance), np.inf, distance), axis=1)
+        near = np.flatnonzero(distance[np.arange(len(x)), nearest] <= tolerance)
+        rows |= set(zip(near.tolist(), places["place_id"].to_numpy()[nearest[near]].tolist()))
     return rows
 
 

@@ -51,3 +51,24 @@ def test_garbage_only_raises_harmmap_errors(tmp_path, noise):
         read_point_layer(path)
     except HarmmapError:
         pass
+
+
+def test_retailer_incidents_from_a_geojson_point_layer(tmp_path):
+    from harmmap.ingest.mapping import load_mapping
+    from harmmap.ingest.retailer import read_retailer_incidents
+
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ref": "A1", "date": "03/04/2024", "category": "Theft"},
+         "geometry": {"type": "Point", "coordinates": [-1.1316, 52.6345]}},
+        {"type": "Feature", "properties": {"ref": "A2", "date": "04/04/2024", "category": "Robbery"},
+         "geometry": None},
+    ]}
+    path = tmp_path / "incidents.geojson"
+    path.write_text(json.dumps(doc))
+    mapping = load_mapping(columns={"source_ref": "ref", "date": "date", "category": "category",
+                                    "lat": "lat", "lng": "lng"})
+    result = read_retailer_incidents(path, org_id="acme", mapping=mapping)
+    assert result.rows_read == 2 and len(result.incidents) == 1
+    assert result.rejects["reason"].tolist() == ["no_location"]
+    assert result.incidents["crime_type"].tolist() == ["Shoplifting"]
+    assert str(result.incidents["month"].iloc[0])[:10] == "2024-04-01"  # dd/mm/yyyy
