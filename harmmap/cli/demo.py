@@ -42,7 +42,7 @@ def simulate_command(out_dir, seed, months, start_month, per_month, towns, org_i
             click.echo(f"{key}: {value}")
 
 
-def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=click.echo) -> dict:
+def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=click.echo, show=print_ingest) -> dict:
     """Simulate, create a workspace and load everything into it; return the workspace status."""
     from harmmap.geo.places import read_places
     from harmmap.ingest.mapping import load_mapping
@@ -62,13 +62,13 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
     stores = read_stores(sim_dir / "stores" / f"{org}_stores.csv", org_id=org)
     save_stores(ws, org, stores.stores)
     report = ingest_files(ws, SOURCE_POLICE_UK, expand_paths([sim_dir / "police_uk"]), read_police_uk).to_dict()
-    print_ingest(report)
+    show(report)
     mapping = load_mapping(sim_dir / "retailer" / f"{org}_mapping.toml")
     incidents = sim_dir / "retailer" / f"{org}_incidents.csv"
     known_stores = load_stores(ws, org)
     reader = lambda data, name: read_retailer_incidents(incidents, org_id=org, mapping=mapping, stores=known_stores)
     item = expand_paths([incidents], pattern=__import__("re").compile(r".*"))
-    print_ingest(ingest_files(ws, "retailer:" + org, item, reader).to_dict())
+    show(ingest_files(ws, "retailer:" + org, item, reader).to_dict())
     return workspace_status(ws)
 
 
@@ -80,7 +80,9 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
 @click.pass_obj
 def demo_command(obj, seed, months, per_month, as_json) -> None:
     """Build a demo workspace from simulated data and show what it holds."""
-    status = build_demo(obj["workspace"], seed, months, per_month, echo=(lambda *_: None) if as_json else click.echo)
+    quiet = lambda *_: None  # noqa: E731
+    status = build_demo(obj["workspace"], seed, months, per_month,
+                        echo=quiet if as_json else click.echo, show=quiet if as_json else print_ingest)
     emit_json(status) if as_json else print_status(status)
 
 

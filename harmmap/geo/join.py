@@ -45,6 +45,7 @@ from harmmap.errors import ConfigError, GeometryError, SchemaError
 CHUNK = 1 << 20  #: points joined at a time (keeps temporaries small and cache-friendly)
 MAX_GRID_CELLS = 1 << 24  #: cap on grid cells over the places' extent (dense per-cell tables)
 MAX_RECT_CELLS = 1 << 24  #: cap on the sum of cells over every place's bounding box
+SMALL = 2_000  #: up to this many points, query an STRtree of the places instead of building the grid
 CELL_COST = 1.5  #: work to classify a grid cell, relative to one exact point-in-polygon test
 
 
@@ -76,6 +77,9 @@ def points_to_places(easting: np.ndarray, northing: np.ndarray, places: gpd.GeoD
     live = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     if len(x) == 0 or len(live) == 0:
         return _frame(np.empty(0, np.int64), np.empty(0, np.int64), place_ids)
+    if len(x) <= SMALL:
+        point, poly = _join_few(x, y, geoms[live], tolerance)
+        return _frame(point, live[poly], place_ids)
     index = _index_places(geoms[live], len(x), tolerance)
     points, polys = [], []
     for lo in range(0, len(x), CHUNK):
@@ -170,6 +174,25 @@ def _index_places(geoms: np.ndarray, npoints: int, tolerance: float) -> _PlaceIn
         segments = shapely.linestrings(np.stack([a, b], axis=1))
         tree = shapely.STRtree(segments)
     return _PlaceIndex(grid, geoms, start, count, poly, inside, tolerance, near, segments, segment_owner, tree)
+
+
+def _join_few(x, y, geoms, tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """Join a few points with an STRtree of the places (no grid to build); same rules."""
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    tree = shapely.STRtree(geoms)
+    points = shapely.points(x[finite], y[finite])
+    which, poly = tree.query(points, predicate="intersects")  # for a point: covers
+    order = np.lexsort((poly, which))
+    point, poly = finite[which[order]], poly[order]
+    rest = np.setdiff1d(np.arange(len(finite)), which)
+    if tolerance > 0 and len(rest):
+        (near, place), _ = tree.query_nearest(points[rest], max_distance=tolerance, return_distance=True,
+                                              all_matches=True)
+        order = np.lexsort((place, near))
+        near, place = near[order], place[order]
+        first = np.r_[True, near[1:] != near[:-1]] if len(near) else np.zeros(0, bool)
+        point, poly = _merge(point, poly, finite[rest[near[first]]], place[first])
+    return point, poly
 
 
 def _choose_grid(geoms: np.ndarray, npoints: int, tolerance: float) -> _Grid:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harmmap.errors import ConfigError, GeometryError, SchemaError
-from harmmap.geo.join import points_to_places
+from harmmap.geo.join import SMALL, points_to_places
 
 E0, N0 = 400_000.0, 300_000.0  # work at real grid magnitudes
 
@@ -29,64 +29,74 @@ def pairs(frame: pd.DataFrame) -> list[tuple[int, str]]:
     return list(zip(frame["point_index"].tolist(), frame["place_id"].tolist()))
 
 
-def join(points, places, **kwargs) -> pd.DataFrame:
-    xy = np.asarray(points, dtype=float).reshape(-1, 2)
-    return points_to_places(xy[:, 0] + E0, xy[:, 1] + N0, places, **kwargs)
+@pytest.fixture(params=["few", "grid"])
+def join(request):
+    """points_to_places on points relative to (E0, N0); "grid" repeats them past SMALL to use the grid."""
+
+    def run(points, places, **kwargs) -> pd.DataFrame:
+        xy = np.asarray(points, dtype=float).reshape(-1, 2)
+        copies = 1 if request.param == "few" else SMALL // max(len(xy), 1) + 1
+        tiled = np.tile(xy, (copies, 1))
+        result = points_to_places(tiled[:, 0] + E0, tiled[:, 1] + N0, places, **kwargs)
+        return result[result["point_index"] < len(xy)].reset_index(drop=True)
+
+    return run
 
 
 # A = [0,10]^2 and B = [10,20]x[0,10] share the edge x = 10; C = [5,15]x[5,15] overlaps both.
 A, B, C = square(0, 0, 10, 10), square(10, 0, 20, 10), square(5, 5, 15, 15)
 
 
-def test_point_inside_outside_and_in_the_overlap():
+def test_point_inside_outside_and_in_the_overlap(join):
     result = join([(2, 2), (30, 30), (7, 7), (12, 6)], make_places(A, B, C, ids=["a", "b", "c"]))
     assert pairs(result) == [(0, "a"), (2, "a"), (2, "c"), (3, "b"), (3, "c")]
-    assert result["point_index"].dtype == np.int64 and result["place_id"].dtype == "str"
+    assert result["point_index"].dtype == np.int64 and result["place_id"].dtype == "category"
+    assert list(result["place_id"].cat.categories) == ["a", "b", "c"]
 
 
-def test_point_on_a_shared_edge_counts_for_both_places_and_a_corner_for_all():
+def test_point_on_a_shared_edge_counts_for_both_places_and_a_corner_for_all(join):
     result = join([(10, 2), (0, 0), (10, 10), (20, 0)], make_places(A, B, ids=["a", "b"]))
     assert pairs(result) == [(0, "a"), (0, "b"), (1, "a"), (2, "a"), (2, "b"), (3, "b")]
 
 
-def test_point_on_a_hole_edge_is_in_the_place_and_inside_the_hole_is_not():
+def test_point_on_a_hole_edge_is_in_the_place_and_inside_the_hole_is_not(join):
     ring = square(0, 0, 10, 10).difference(square(3, 3, 6, 6))
     result = join([(4, 4), (3, 4), (1, 1)], make_places(ring, ids=["ring"]))
     assert pairs(result) == [(1, "ring"), (2, "ring")]
 
 
-def test_tolerance_snaps_to_the_only_place_within_reach():
+def test_tolerance_snaps_to_the_only_place_within_reach(join):
     places = make_places(A, square(30, 0, 40, 10), ids=["a", "far"])
     assert pairs(join([(12, 5)], places)) == []
     assert pairs(join([(12, 5)], places, tolerance_m=2.0)) == [(0, "a")]  # exactly 2 m away: included
     assert pairs(join([(12, 5)], places, tolerance_m=1.999)) == []
 
 
-def test_tolerance_picks_the_nearest_of_two_and_the_first_on_a_tie():
+def test_tolerance_picks_the_nearest_of_two_and_the_first_on_a_tie(join):
     places = make_places(A, square(14, 0, 20, 10), ids=["a", "b"])
     assert pairs(join([(11, 5), (13, 5), (12, 5)], places, tolerance_m=5)) == [(0, "a"), (1, "b"), (2, "a")]
 
 
-def test_tolerance_never_moves_a_point_already_in_a_place():
+def test_tolerance_never_moves_a_point_already_in_a_place(join):
     places = make_places(A, square(10.5, 0, 20, 10), ids=["a", "b"])
     assert pairs(join([(9.9, 5)], places, tolerance_m=5)) == [(0, "a")]
 
 
-def test_rows_are_sorted_by_point_and_missing_points_are_in_no_place():
+def test_rows_are_sorted_by_point_and_missing_points_are_in_no_place(join):
     places = make_places(A, C, ids=["a", "c"])
     points = [(7, 7), (np.nan, 1), (1, np.inf), (8, 8), (1, 1)]
     result = join(points, places, tolerance_m=3)
     assert pairs(result) == [(0, "a"), (0, "c"), (3, "a"), (3, "c"), (4, "a")]
 
 
-def test_empty_points_empty_places_and_null_geometries():
+def test_empty_points_empty_places_and_null_geometries(join):
     empty = join(np.empty((0, 2)), make_places(A))
     assert len(empty) == 0 and list(empty.columns) == ["point_index", "place_id"]
     assert len(join([(1, 1)], make_places(None, ids=["none"]))) == 0
     assert pairs(join([(1, 1)], make_places(None, A, ids=["none", "a"]))) == [(0, "a")]
 
 
-def test_bad_inputs_raise_harmmap_errors():
+def test_bad_inputs_raise_harmmap_errors(join):
     with pytest.raises(ConfigError, match="tolerance"):
         join([(1, 1)], make_places(A), tolerance_m=-1)
     with pytest.raises(SchemaError, match="same length"):
@@ -148,11 +158,14 @@ def test_matches_brute_force_sjoin(geoms, seed, tolerance):
     loose = rng.uniform(-5, 110, size=(3000, 2))
     xy = np.concatenate([lattice, halves, loose]) + [E0, N0]
     many = np.tile(xy, (3, 1))  # enough points for a fine grid, so the cell shortcuts are exercised
-    result = points_to_places(many[:, 0], many[:, 1], places, tolerance_m=tolerance)
+    result = points_to_places(many[:, 0], many[:, 1], places, tolerance_m=tolerance)  # the grid
     assert result["point_index"].is_monotonic_increasing
     first = result[result["point_index"] < len(xy)]
-    assert set(pairs(first)) == brute_force(xy[:, 0], xy[:, 1], places, tolerance)
+    expected = brute_force(xy[:, 0], xy[:, 1], places, tolerance)
+    assert set(pairs(first)) == expected
     assert len(result) == 3 * len(first)
+    few = points_to_places(xy[:SMALL, 0], xy[:SMALL, 1], places, tolerance_m=tolerance)  # the STRtree
+    assert pairs(few) == sorted(pairs(first[first["point_index"] < SMALL]))
 
 
 # --- real boundaries ------------------------------------------------------------------------------
