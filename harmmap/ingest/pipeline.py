@@ -109,32 +109,29 @@ def _complete(result: ReadResult, source: str, resolution: int) -> pa.Table:
     return completed.append_column("partition_key", keys)
 
 
-def _split(table: pa.Table, default_key: str) -> dict[str, pa.Table]:
-    """Split a completed table by partition key (rows without one get ``default_key``)."""
-    if table.num_rows == 0:
-        return {}
-    column = table["partition_key"].combine_chunks()
+def _partitions(table: pa.Table, default_key: str) -> tuple[pa.Table, list[tuple[str, int, str | None, str | None]]]:
+    """Fill missing partition keys; return the table and (key, rows, first month, last month) per partition."""
+    n = table.num_rows
+    column = table["partition_key"].combine_chunks() if n else pa.array([], pa.string())
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     labels = [default_key if v is None else v for v in column.dictionary.to_pylist()] + [default_key]
-    codes = column.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
-    body = table.drop_columns(["partition_key"])
-    out: dict[str, pa.Table] = {}
+    codes = column.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False).astype("int64")
+    unique_labels = sorted(set(labels))
+    code_of = np.array([unique_labels.index(label) for label in labels], dtype="int32")
+    codes = code_of[codes] if n else codes.astype("int32")
+    keys = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(unique_labels, pa.string()))
+    days = table["month"].cast(pa.int32()).to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype="int32")
+    summary = []
     for code in np.unique(codes):
-        part = body.filter(pa.array(codes == code))
-        out[labels[code]] = pa.concat_tables([out[labels[code]], part]) if labels[code] in out else part
-    return out
+        mask = codes == code
+        low, high = (np.datetime64(int(days[mask].min()), "D"), np.datetime64(int(days[mask].max()), "D"))
+        summary.append((unique_labels[code], int(mask.sum()), str(low)[:7], str(high)[:7]))
+    return table.set_column(table.schema.get_field_index("partition_key"), "partition_key", keys), summary
 
 
-def _month_range(table: pa.Table) -> tuple[str | None, str | None]:
-    if table.num_rows == 0:
-        return None, None
-    bounds = pc.min_max(table["month"]).as_py()
-    return bounds["min"].strftime("%Y-%m"), bounds["max"].strftime("%Y-%m")
-
-
-def _diff(ws: Workspace, old_paths: list[str], new: pa.Table) -> dict[str, int]:
-    old = read_segments(ws, old_paths, ["incident_id", "outcome"]).to_pandas().set_index("incident_id")
+def _diff(ws: Workspace, old_segments: list, new: pa.Table) -> dict[str, int]:
+    old = read_segments(ws, old_segments, ["incident_id", "outcome"]).to_pandas().set_index("incident_id")
     fresh = new.select(["incident_id", "outcome"]).cast(pa.schema(
         [("incident_id", pa.int64()), ("outcome", pa.string())])).to_pandas().set_index("incident_id")
     common = old.index.intersection(fresh.index)
@@ -146,15 +143,16 @@ def _diff(ws: Workspace, old_paths: list[str], new: pa.Table) -> dict[str, int]:
 def _cross_source_counts(ws: Workspace, conn, source: str, table: pa.Table) -> tuple[int, int]:
     """Return (linked, updated): police<->retailer reference links and retailer re-exports."""
     if source == SOURCE_POLICE_UK:
-        refs = set(pc.drop_null(table["source_ref"]).to_pylist())
-        retail = [s.path for s in catalog.active_segments(conn, source=RETAILER_PREFIX + "*")]
-        given = read_segments(ws, retail, ["police_ref"])["police_ref"]
-        return len(refs & set(pc.drop_null(given).to_pylist())), 0
-    police_segments = catalog.active_segments(conn, source=SOURCE_POLICE_UK)
-    police_refs = read_segments(ws, [s.path for s in police_segments], ["source_ref"])["source_ref"]
+        retail = catalog.active_segments(conn, source=RETAILER_PREFIX + "*")
+        if not retail:
+            return 0, 0
+        given = pc.unique(pc.drop_null(read_segments(ws, retail, ["police_ref"])["police_ref"]))
+        hits = pc.unique(pc.filter(table["source_ref"], pc.is_in(table["source_ref"], value_set=given)))
+        return len(hits), 0
+    police = read_segments(ws, catalog.active_segments(conn, source=SOURCE_POLICE_UK), ["source_ref"])
     mine = pc.drop_null(table["police_ref"])
-    linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police_refs)))).as_py() or 0)
-    earlier = read_segments(ws, [s.path for s in catalog.active_segments(conn, source=source)], ["source_ref"])
+    linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police["source_ref"])))).as_py() or 0)
+    earlier = read_segments(ws, catalog.active_segments(conn, source=source), ["source_ref"])
     updated = int(pc.sum(pc.is_in(table["source_ref"], value_set=pc.unique(earlier["source_ref"]))).as_py() or 0)
     return linked, updated
 
@@ -191,9 +189,9 @@ def _store(ws: Workspace, conn, source: str, prep: _Prepared) -> FileSummary:
     table = prep.table.set_column(prep.table.schema.get_field_index("file_id"), "file_id",
                                   pa.array(np.full(prep.table.num_rows, file_id), pa.int64()))
     linked, updated = _cross_source_counts(ws, conn, source, table)
-    parts = _split(table, f"{source}/{prep.sha256[:16]}")
-    written = {key: write_segment(ws, part, f"f{file_id}") for key, part in parts.items()}
-    replaced, old_paths = [], []
+    table, parts = _partitions(table, f"{source}/{prep.sha256[:16]}")
+    path = write_segment(ws, table, f"f{file_id}")
+    replaced, replaced_segments = [], []
     with transaction(conn):
         catalog.ensure_source(conn, source)
         catalog.insert_file(conn, file_id, sha256=prep.sha256, source=source, name=prep.item.name,
@@ -201,18 +199,19 @@ def _store(ws: Workspace, conn, source: str, prep: _Prepared) -> FileSummary:
                             rejected=len(result.rejects),
                             summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
         catalog.insert_rejects(conn, file_id, result.rejects)
-        for key, part in parts.items():
+        for key, rows, low, high in parts:
             old = catalog.active_segments(conn, partition_key=key)
             catalog.deactivate_segments(conn, [s.segment_id for s in old], None)
-            low, high = _month_range(part)
-            new_id = catalog.insert_segment(conn, file_id=file_id, partition_key=key, path=written[key],
-                                            rows=part.num_rows, month_min=low, month_max=high)
+            new_id = catalog.insert_segment(conn, file_id=file_id, partition_key=key, path=path,
+                                            rows=rows, month_min=low, month_max=high)
             if old:
                 catalog.deactivate_segments(conn, [s.segment_id for s in old], new_id)
                 names = catalog.file_names(conn, sorted({s.file_id for s in old}))
-                replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, [s.path for s in old], part)))
-                old_paths += [s.path for s in old]
-    remove_files(ws, old_paths)
+                fresh = table.filter(pc.equal(table["partition_key"], key))
+                replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, old, fresh)))
+                replaced_segments += old
+    live = catalog.all_segment_paths(conn)
+    remove_files(ws, {s.path for s in replaced_segments} - live)
     return FileSummary(prep.item.name, prep.sha256, "ingested", result.rows_read, table.num_rows,
                        len(result.rejects), result.rejected_by_reason, tuple(replaced), linked, updated, None,
                        result.notes)

@@ -29,6 +29,7 @@ class SegmentRow:
     partition_key: str
     path: str
     rows: int
+    file_partitions: int  # partitions stored in the same Parquet file (active or not)
 
 
 def check_org_id(org_id: str) -> str:
@@ -102,7 +103,8 @@ def insert_rejects(conn: sqlite3.Connection, file_id: int, rejects: pd.DataFrame
 def active_segments(conn: sqlite3.Connection, partition_key: str | None = None,
                     source: str | None = None) -> list[SegmentRow]:
     """Return active segments, optionally of one partition or one source (``retailer:*`` = any retailer)."""
-    sql = ("SELECT s.segment_id, s.file_id, s.partition_key, s.path, s.rows FROM segments s"
+    sql = ("SELECT s.segment_id, s.file_id, s.partition_key, s.path, s.rows,"
+           " (SELECT count(*) FROM segments t WHERE t.path = s.path) FROM segments s"
            " JOIN files f ON f.file_id = s.file_id WHERE s.active = 1")
     args: list = []
     if partition_key is not None:

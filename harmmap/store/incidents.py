@@ -50,7 +50,7 @@ def read_incident_table(ws: Workspace, columns: Sequence[str] | None = None,
         segments = active_segments(conn)
         source_of_file = dict(conn.execute("SELECT file_id, source FROM files"))
     segments = _sources_filter(segments, source_of_file, sources)
-    return read_segments(ws, [s.path for s in segments], columns)
+    return read_segments(ws, segments, columns)
 
 
 def count_rules(table: pa.Table) -> pd.DataFrame:

@@ -18,7 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
+from harmmap.store.catalog import SegmentRow
 from harmmap.store.workspace import SEGMENT_DIR, Workspace
+
+PARTITION_COLUMN = "partition_key"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -30,8 +33,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
-    """Write ``table`` (INCIDENT_SCHEMA) durably and return its path relative to the workspace."""
-    table = conform_incidents(table)
+    """Write ``table`` (INCIDENT_SCHEMA plus ``partition_key``) durably; return its path relative to the workspace."""
+    table = conform_incidents(table).append_column(PARTITION_COLUMN, table[PARTITION_COLUMN])
     name = f"{stem}-{uuid.uuid4().hex[:12]}.parquet"
     final = ws.segment_dir / name
     temp = ws.segment_dir / f".tmp-{name}"
@@ -43,13 +46,23 @@ def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
     return f"{SEGMENT_DIR}/{name}"
 
 
-def read_segments(ws: Workspace, paths: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
-    """Read and concatenate segments (columnar, multi-threaded)."""
+def read_segments(ws: Workspace, segments: Sequence[SegmentRow], columns: Sequence[str] | None = None) -> pa.Table:
+    """Read the given segments (columnar, only ``columns``) and concatenate them.
+
+    A Parquet file holds every partition of one ingested file; it is read whole
+    when all its partitions are asked for, else filtered on ``partition_key``.
+    """
     wanted = list(columns) if columns is not None else INCIDENT_SCHEMA.names
     schema = pa.schema([INCIDENT_SCHEMA.field(c) for c in wanted])
-    if not paths:
-        return schema.empty_table()
-    return pa.concat_tables([pq.read_table(ws.root / p, columns=wanted).cast(schema) for p in paths])
+    by_path: dict[str, list[SegmentRow]] = {}
+    for segment in segments:
+        by_path.setdefault(segment.path, []).append(segment)
+    tables = []
+    for path, group in by_path.items():
+        keys = [s.partition_key for s in group]
+        filters = None if len(keys) == group[0].file_partitions else [(PARTITION_COLUMN, "in", keys)]
+        tables.append(pq.read_table(ws.root / path, columns=wanted, filters=filters).cast(schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def remove_files(ws: Workspace, paths: Iterable[str]) -> None:

@@ -35,14 +35,14 @@ CREATE TABLE files (
     CHECK (rows_read = accepted + rejected)
 );
 
--- Accepted incidents live in immutable Parquet segments, one per (file, partition).
--- A partition is what a later vintage replaces: 'police_uk/<force>/<YYYY-MM>' or
--- 'retailer:<org>/<sha256>'.
+-- Accepted incidents live in immutable Parquet files, one per ingested file, with a
+-- partition_key column.  A segment is one partition of one file: what a later vintage
+-- replaces ('police_uk/<force>/<YYYY-MM>' or 'retailer:<org>/<sha16>').
 CREATE TABLE segments (
     segment_id    INTEGER PRIMARY KEY,
     file_id       INTEGER NOT NULL REFERENCES files(file_id),
     partition_key TEXT NOT NULL,
-    path          TEXT NOT NULL UNIQUE,   -- relative to the workspace root
+    path          TEXT NOT NULL,          -- Parquet file, relative to the workspace root
     rows          INTEGER NOT NULL,
     month_min     TEXT,
     month_max     TEXT,
@@ -52,6 +52,7 @@ CREATE TABLE segments (
 );
 CREATE UNIQUE INDEX segments_one_active_per_partition
     ON segments(partition_key) WHERE active = 1;
+CREATE UNIQUE INDEX segments_by_path ON segments(path, partition_key);
 
 CREATE TABLE rejects (
     reject_id  INTEGER PRIMARY KEY,
