@@ -291,7 +291,7 @@ def _rejects_of(table: pa.Table, rejected: np.ndarray, reason: np.ndarray, detai
     from harmmap.ingest.tables import rows_to_csv_text
 
     rows_idx = np.flatnonzero(rejected)
-    rows = table.take(pa.array(rows_idx))
+    rows = _filter_columns(table, pa.array(rejected))  # take() on chunked columns copies them whole
     data_cols = [c for c in rows.column_names if c != "row_number"]
     raw = rows_to_csv_text(rows.select(data_cols).to_pandas())
     codes = np.asarray(_REASON_CODES, dtype=object)[reason[rows_idx]]
