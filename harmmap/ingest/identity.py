@@ -27,27 +27,34 @@ def _column(table: pa.Table, name: str) -> pd.Series:
     return column.to_pandas()
 
 
-def _hex_prefix(refs: pa.ChunkedArray) -> np.ndarray | None:
+def hex_prefix(refs: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
     """uint64 of the first 16 hex digits of each 64-hex reference (police.uk Crime IDs), else None.
 
     police.uk Crime IDs are SHA-256 hex digests: their first 64 bits are already
     a uniform hash, so reading them directly is both exact and ~10x faster than
-    hashing the strings again.  Returns None unless every value is 64 hex digits.
+    hashing the strings again.  Nulls give 0.  Returns None unless every
+    non-null value is 64 hex digits.
     """
-    array = refs.combine_chunks()
-    if array.null_count or len(array) == 0:
+    array = refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs
+    if len(array) == 0:
         return None
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
     if pa.types.is_large_string(array.type):
         array = array.cast(pa.string())
     offsets = np.frombuffer(array.buffers()[1], dtype="int32")[array.offset: array.offset + len(array) + 1]
-    if not (np.diff(offsets) == 64).all():
+    lengths = np.diff(offsets)
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    if not (lengths[valid] == 64).all() or (lengths[~valid] != 0).any():
         return None
-    data = np.frombuffer(array.buffers()[2], dtype="uint8")[offsets[0]: offsets[-1]].reshape(-1, 64)[:, :16]
+    body = np.frombuffer(array.buffers()[2], dtype="uint8")[offsets[0]: offsets[-1]].reshape(-1, 64)[:, :16]
     try:
-        raw = bytes.fromhex(np.ascontiguousarray(data).tobytes().decode("ascii"))
+        raw = bytes.fromhex(np.ascontiguousarray(body).tobytes().decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         return None
-    return np.frombuffer(raw, dtype=">u8").astype("uint64")
+    out = np.zeros(len(array), dtype="uint64")
+    out[valid] = np.frombuffer(raw, dtype=">u8")
+    return out
 
 
 def _source_codes(table: pa.Table) -> tuple[np.ndarray, list[str]]:
@@ -60,7 +67,7 @@ def _ref_hash(table: pa.Table, rows: np.ndarray, codes: np.ndarray, sources: lis
     source_hash = pd.util.hash_array(np.array(sources, dtype=object))[codes[rows]]
     retailer = np.array([s.startswith("retailer:") for s in sources], dtype=bool)[codes[rows]]
     month_hash = pd.util.hash_array(np.where(retailer, -1, month[rows]).astype("int64"))
-    prefix = _hex_prefix(refs)
+    prefix = hex_prefix(refs)
     if prefix is None:
         prefix = pd.util.hash_array(refs.to_numpy(zero_copy_only=False).astype(object))
     return pd.util.hash_array(prefix ^ source_hash ^ (month_hash * np.uint64(3)))

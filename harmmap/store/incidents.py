@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from harmmap.ingest.identity import hex_prefix
 from harmmap.schema import INCIDENT_SCHEMA, RETAILER_PREFIX, SOURCE_POLICE_UK
 from harmmap.store.catalog import active_segments
 from harmmap.store.segments import read_segments, table_to_frame
@@ -69,27 +70,40 @@ def count_rules(table: pa.Table) -> pd.DataFrame:
     police = is_police & has_ref
     retail = ~is_police & has_ref
     _mark_repeats(frame, police, ["source_ref"], ["month", "file_id", "row_number"], "first",
-                  reason, "repeat_crime_id")
+                  reason, "repeat_crime_id", hex_prefix(table["source_ref"]))
     _mark_repeats(frame, retail, ["source", "source_ref"], ["file_id", "row_number"], "last",
                   reason, "superseded_by_newer_file")
     _apply_links(frame, reason, linked, police, retail)
+    counted = reason == ""
+    codes, labels = pd.factorize(np.where(counted, None, reason))  # None -> code -1 (missing)
     return pd.DataFrame({
-        "counted": reason == "",
-        "not_counted_reason": pd.array(np.where(reason == "", None, reason), dtype="string"),
-        "linked_incident_id": pd.array(np.where(linked >= 0, linked, None), dtype="Int64"),
+        "counted": counted,
+        "not_counted_reason": pd.Categorical.from_codes(codes, list(labels)),
+        "linked_incident_id": pd.arrays.IntegerArray(linked, linked < 0),
     })
 
 
 def _mark_repeats(frame: pd.DataFrame, rows: np.ndarray, key: list[str], order: list[str], keep: str,
-                  reason: np.ndarray, code: str) -> None:
+                  reason: np.ndarray, code: str, prefix: np.ndarray | None = None) -> None:
     """Among ``rows`` sharing ``key``, leave one (``keep`` in ``order``) and give the others ``code``."""
-    subset = frame.loc[rows, key]
-    repeated = subset.duplicated(keep=False).to_numpy()
+    if not rows.any():
+        return
+    repeated = _repeated(frame, rows, key, None if prefix is None else prefix[rows])
     if not repeated.any():
         return
-    group = frame.loc[subset.index[repeated], key + order].sort_values(order, kind="stable")
+    index = frame.index[rows][repeated]
+    group = frame.loc[index, key + order].sort_values(order, kind="stable")
     extra = group.duplicated(key, keep=keep).to_numpy()
     reason[group.index[extra]] = code
+
+
+def _repeated(frame: pd.DataFrame, rows: np.ndarray, key: list[str], prefix: np.ndarray | None) -> np.ndarray:
+    """For ``rows``: True where the key occurs more than once (via the 64-bit Crime ID prefix when given)."""
+    if prefix is not None:
+        ordered = np.sort(prefix)
+        shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        return np.isin(prefix, shared) if len(shared) else np.zeros(len(prefix), dtype=bool)
+    return frame.loc[rows, key].duplicated(keep=False).to_numpy()
 
 
 def _apply_links(frame: pd.DataFrame, reason: np.ndarray, linked: np.ndarray,
@@ -131,4 +145,5 @@ def read_incidents(ws: Workspace, columns: Sequence[str] | None = None, *,
     frame = table_to_frame(table.select(wanted))
     if include_uncounted:
         return pd.concat([frame, rules], axis=1)
-    return frame.loc[rules["counted"].to_numpy()].reset_index(drop=True)
+    counted = rules["counted"].to_numpy()
+    return frame if counted.all() else frame[counted].reset_index(drop=True)
