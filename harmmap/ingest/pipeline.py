@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -122,11 +123,12 @@ def _partitions(table: pa.Table, default_key: str) -> tuple[pa.Table, list[tuple
     codes = code_of[codes] if n else codes.astype("int32")
     keys = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(unique_labels, pa.string()))
     days = table["month"].cast(pa.int32()).to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype="int32")
-    summary = []
-    for code in np.unique(codes):
-        mask = codes == code
-        low, high = (np.datetime64(int(days[mask].min()), "D"), np.datetime64(int(days[mask].max()), "D"))
-        summary.append((unique_labels[code], int(mask.sum()), str(low)[:7], str(high)[:7]))
+    stats = pd.DataFrame({"code": codes, "day": days}).groupby("code")["day"].agg(["size", "min", "max"])
+    summary = [
+        (unique_labels[code], int(row["size"]), str(np.datetime64(int(row["min"]), "D"))[:7],
+         str(np.datetime64(int(row["max"]), "D"))[:7])
+        for code, row in stats.iterrows()
+    ]
     return table.set_column(table.schema.get_field_index("partition_key"), "partition_key", keys), summary
 
 
