@@ -67,8 +67,7 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
     incidents = sim_dir / "retailer" / f"{org}_incidents.csv"
     known_stores = load_stores(ws, org)
     reader = lambda data, name: read_retailer_incidents(incidents, org_id=org, mapping=mapping, stores=known_stores)
-    item = expand_paths([incidents], pattern=__import__("re").compile(r".*"))
-    show(ingest_files(ws, "retailer:" + org, item, reader).to_dict())
+    show(ingest_files(ws, "retailer:" + org, expand_paths([incidents]), reader).to_dict())
     return workspace_status(ws)
 
 

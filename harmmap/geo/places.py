@@ -32,7 +32,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 from harmmap.errors import ConfigError, GeometryError, InputFileError, SchemaError
 
@@ -246,28 +246,44 @@ def _to_bng(frame: gpd.GeoDataFrame, crs: str | None, notes: list[str]) -> np.nd
         raise GeometryError("the layer says its coordinates are degrees but they look like metres",
                             given=f"CRS {source.name}, bounds {np.round(bounds).tolist()}",
                             fix="pass --crs EPSG:27700 (or the CRS the coordinates are really in)")
-    if not _same_as_bng(source, bounds):
-        geoms = gpd.GeoSeries(geoms, crs=source).to_crs(BNG).to_numpy()
-    elif source.to_epsg() != 27700:
-        notes.append(f"CRS '{source.name}' (no EPSG code) treated as EPSG:27700")
+    try:
+        if not _same_as_bng(source, bounds):
+            geoms = gpd.GeoSeries(geoms, crs=source).to_crs(BNG).to_numpy()
+        elif source.to_epsg() != 27700:
+            notes.append(f"CRS '{source.name}' (no EPSG code) treated as EPSG:27700")
+    except ProjError as error:
+        raise GeometryError("cannot convert the boundaries to British National Grid",
+                            given=f"CRS {source.name}: {error}", fix=f"pass --crs {_guess_crs(degrees)}") from error
     _check_in_britain(shapely.total_bounds(geoms), degrees)
     return geoms
 
 
+def _guess_crs(degrees: bool) -> str:
+    """Return the ``--crs`` to suggest for coordinates that look like degrees or metres."""
+    return "EPSG:4326 (coordinates look like degrees)" if degrees else "EPSG:27700 (coordinates look like metres)"
+
+
 def _source_crs(declared, given: str | None, degrees: bool, notes: list[str]) -> CRS:
+    """Return the CRS to convert from: ``given``, else the declared one; it must be a 2-D map CRS."""
     if given:
         try:
             chosen = CRS.from_user_input(given)
         except CRSError as error:
             raise ConfigError("unrecognised CRS", given=given, fix="use e.g. EPSG:27700 or EPSG:4326") from error
+        if not (chosen.is_geographic or chosen.is_projected):
+            raise ConfigError("the CRS given is not a map (projected or geographic) CRS",
+                              given=f"{given} ({chosen.name})", fix=f"pass --crs {_guess_crs(degrees)}")
         if declared is not None and not CRS(declared).equals(chosen):
             notes.append(f"declared CRS '{CRS(declared).name}' replaced by {given}")
         return chosen
     if declared is None:
-        guess = "EPSG:4326 (coordinates look like degrees)" if degrees else "EPSG:27700 (coordinates look like metres)"
         raise GeometryError("the boundary file declares no coordinate reference system", given="no CRS",
-                            fix=f"pass --crs {guess}")
-    return CRS(declared)
+                            fix=f"pass --crs {_guess_crs(degrees)}")
+    source = CRS(declared)
+    if not (source.is_geographic or source.is_projected):
+        raise GeometryError("the boundary file declares a CRS that cannot be converted to British National Grid",
+                            given=source.name, fix=f"pass --crs {_guess_crs(degrees)}")
+    return source
 
 
 def _same_as_bng(source: CRS, bounds: np.ndarray) -> bool:

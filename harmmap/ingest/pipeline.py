@@ -90,7 +90,7 @@ class IngestReport:
         }
 
 
-def _complete(result: ReadResult, source: str, resolution: int) -> pa.Table:
+def _complete(result: ReadResult, resolution: int) -> pa.Table:
     """Turn a reader's accepted rows into an INCIDENT_SCHEMA table plus ``partition_key``."""
     data = result.incidents
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
@@ -178,7 +178,7 @@ def _prepare(ws: Workspace, source: str, item: InputFile, reader: Reader, resolu
         if catalog.find_file(conn, sha):
             return _Prepared(item, sha, len(data), None, None)
     result = reader(data, item.name)
-    return _Prepared(item, sha, len(data), result, _complete(result, source, resolution))
+    return _Prepared(item, sha, len(data), result, _complete(result, resolution))
 
 
 def _store(ws: Workspace, conn, source: str, prep: _Prepared) -> FileSummary:

@@ -15,10 +15,12 @@ class ReadResult:
 
     Attributes
     ----------
-    incidents : pandas.DataFrame
+    incidents : pandas.DataFrame or pyarrow.Table
         Accepted rows in the canonical incident columns (see
-        :mod:`harmmap.schema`) except the ones the store adds
-        (``incident_id``, ``file_id``).  ``row_number`` is the 1-based data row.
+        :mod:`harmmap.schema`) except the ones the store adds (``incident_id``,
+        ``file_id``, ``cell``; ``easting``/``northing`` may be NaN and are then
+        derived).  ``row_number`` is the 1-based data row.  An optional
+        ``partition_key`` column names the partition a later file replaces.
     rejects : pandas.DataFrame
         Columns :data:`~harmmap.schema.REJECT_COLUMNS`: the row number, reason
         code, a human-readable detail and the original row text.

@@ -12,7 +12,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harmmap.errors import ConfigError, GeometryError, InputFileError, SchemaError
+from harmmap.errors import ConfigError, GeometryError, HarmmapError, InputFileError, SchemaError
 from harmmap.geo.join import points_to_places
 from harmmap.geo.places import read_places
 
@@ -108,6 +108,17 @@ def test_degrees_declared_as_grid_metres_are_caught(tmp_path):
         read_places(path, kind="custom", crs="EPSG:nonsense")
 
 
+def test_a_crs_that_is_not_a_map_crs_is_refused(tmp_path):
+    path = write(tmp_path / "a.shp", [SQUARE_KM], name=["x"])
+    path.with_suffix(".prj").write_text('LOCAL_CS["site grid",LOCAL_DATUM["x",0],UNIT["metre",1],'
+                                        'AXIS["X",EAST],AXIS["Y",NORTH]]')
+    with pytest.raises(GeometryError, match="--crs EPSG:27700"):
+        read_places(path, kind="custom")
+    with pytest.raises(ConfigError, match="not a map"):
+        read_places(path, kind="custom", crs="EPSG:5701")  # a vertical (height) CRS
+    assert read_places(path, kind="custom", crs="EPSG:27700").places["area_km2"].iloc[0] == pytest.approx(1.0)
+
+
 def test_invalid_geometry_is_repaired_and_unusable_features_dropped_with_reasons(tmp_path):
     bowtie = shapely.Polygon([(E0, N0), (E0 + 100, N0 + 100), (E0 + 100, N0), (E0, N0 + 100)])
     mixed = shapely.GeometryCollection([SQUARE_KM, shapely.LineString([(E0, N0), (E0 + 5, N0 + 5)])])
@@ -193,6 +204,52 @@ def test_place_ids_are_always_unique(tmp_path, rows):
     assert read.places["place_id"].is_unique and len(read.places) == len(rows)
 
 
+# --- fuzz: whatever the file holds, only HarmmapError subclasses escape ---------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+coordinates = st.lists(st.lists(st.floats(-1e7, 1e7, allow_nan=False), min_size=2, max_size=3), max_size=6)
+shaky_geometry = st.none() | json_values | st.fixed_dictionaries({
+    "type": st.sampled_from(["Polygon", "MultiPolygon", "Point", "LineString", "GeometryCollection", "Blob"]),
+    "coordinates": st.one_of(coordinates, st.lists(coordinates, max_size=3),
+                             st.lists(st.lists(coordinates, max_size=2), max_size=2), json_values)})
+shaky_geojson = st.fixed_dictionaries(
+    {"type": st.sampled_from(["FeatureCollection", "Feature", "Nonsense"]),
+     "features": st.lists(st.fixed_dictionaries({"type": st.just("Feature"), "geometry": shaky_geometry,
+                                                 "properties": st.none() | json_values}), max_size=4)},
+    optional={"crs": st.sampled_from([{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}},
+                                      {"type": "name", "properties": {"name": "EPSG:999999"}}, "junk"])})
+fuzz_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def read_or_harmmap_error(path, **kwargs):
+    """Call read_places; a HarmmapError is fine, anything else fails the test (pytest reports it)."""
+    try:
+        return read_places(path, kind="custom", **kwargs)
+    except HarmmapError:
+        return None
+
+
+@fuzz_settings
+@given(data=st.binary(max_size=300))
+def test_fuzz_random_bytes_raise_only_harmmap_errors(tmp_path, data):
+    path = tmp_path / "fuzz.geojson"
+    path.write_bytes(data)
+    read_or_harmmap_error(path)
+
+
+@fuzz_settings
+@given(doc=json_values | shaky_geojson, crs=st.sampled_from([None, "EPSG:27700", "EPSG:4326"]))
+def test_fuzz_random_json_raises_only_harmmap_errors(tmp_path, doc, crs):
+    path = tmp_path / "fuzz.geojson"
+    path.write_text(json.dumps(doc))
+    read = read_or_harmmap_error(path, crs=crs)
+    if read is not None:
+        check_places(read, "custom")
+
+
 # --- real boundary files --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -246,6 +303,7 @@ def test_police_force_areas(boundaries):
     places = check_places(read_places(boundaries / "police_force_areas" / "PFA_DEC_2023_EW_BSC.shp",
                                       kind="custom"), "custom")
     assert len(places) == 43 and "Leicestershire" in set(places["name"])
+    assert places.set_index("name").loc["Leicestershire", "place_id"] == "custom:E23000021"  # PFA23CD
 
 
 def test_london_lsoa_2011_esri_prj_and_eight_repairs(lsoa_2011):
