@@ -8,7 +8,7 @@ key or an alias.  A mapping file's ``[categories]`` section adds labels or
 overrides built-in ones (label -> key).
 
 Violence against staff is the one category whose offence depends on another
-field: ``assault_with_injury`` when the injury flag is true, ``common_assault``
+field: ``assault_with_injury`` when the injury flag is true, ``common_assault_retail_worker``
 otherwise (false or blank).
 """
 

@@ -19,6 +19,10 @@ earlier one (still British Summer Time).
 ``time_precision`` is ``"minute"`` when a time was given and ``"day"`` when not.
 A time of exactly midnight written in the date column (``05/03/2024 00:00``)
 counts as no time: many systems export date-only values that way.
+
+Dates before :data:`EARLIEST_DATE` (1970) are ``bad_date``: no retailer
+incident log goes back that far, so such a value is a typo, a two-digit year
+read as 19xx, or a number from the wrong column read as an Excel serial day.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ _TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M", "T%H:%M:%S")
 _TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%H.%M", "%I:%M %p", "%I:%M:%S %p", "%I:%M%p", "%H%M")
 _MAX_SHAPES = 200
 _OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+#: Dates before this are rejected as ``bad_date`` (see the module docstring).
+EARLIEST_DATE = pd.Timestamp("1970-01-01")
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,14 @@ class ParsedDates:
     reason : numpy.ndarray of str
         ``""``, ``"bad_date"`` or ``"future_date"`` per row (blank dates are
         ``bad_date`` here; callers check for blanks first).
+    too_early : numpy.ndarray of bool
+        The ``bad_date`` rows that parsed but fall before :data:`EARLIEST_DATE`.
     """
 
     occurred_at: pd.Series
     time_precision: np.ndarray
     reason: np.ndarray
+    too_early: np.ndarray
 
 
 def date_formats(dayfirst: bool = True) -> tuple[tuple[str, bool], ...]:
@@ -99,13 +108,15 @@ def parse_dates(date: pd.Series, time: pd.Series | None = None, *, dayfirst: boo
         stamp = stamp.where(~clock_given, stamp.dt.normalize() + clock)
         has_time = np.where(clock_given, True, has_time)
         bad = bad | clock_bad
+    early = (stamp < EARLIEST_DATE).fillna(False).to_numpy(dtype=bool) & ~bad
+    stamp = stamp.where(~early, pd.NaT)
     local = _localise(stamp)
     today = today or dt.date.today()
     future = (stamp.dt.normalize() > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool)
-    reason = np.where(bad, "bad_date", np.where(future, "future_date", "")).astype(object)
+    reason = np.where(bad | early, "bad_date", np.where(future, "future_date", "")).astype(object)
     local = local.where(reason == "", pd.NaT)
     precision = np.where(has_time, "minute", "day").astype(object)
-    return ParsedDates(local, precision, reason)
+    return ParsedDates(local, precision, reason, early)
 
 
 def _parse_text(text: pd.Series, dayfirst: bool) -> tuple[pd.Series, np.ndarray]:

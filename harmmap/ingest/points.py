@@ -32,10 +32,13 @@ def looks_like_point_layer(head: bytes) -> bool:
 
 
 def _open_layer(path: Path, layer: str | None):
+    import geopandas
     import pyogrio
 
+    with path.open("rb") as handle:  # GDAL goes by extension; choose the driver by content
+        source = f"{'GPKG' if handle.read(16) == GPKG_MAGIC else 'GeoJSON'}:{path}"
     try:
-        layers = [name for name, _ in pyogrio.list_layers(path)]
+        layers = [name for name, _ in pyogrio.list_layers(source)]
     except Exception as exc:  # pyogrio raises several GDAL error types
         raise InputFileError("cannot read the point layer", given=f"{path}: {exc}",
                              fix="export it again as GeoJSON or GeoPackage") from None
@@ -44,9 +47,13 @@ def _open_layer(path: Path, layer: str | None):
     if layer is not None and layer not in layers:
         raise GeometryError("no such layer", given=f"{layer!r} in {path}; layers: {layers}")
     try:
-        return pyogrio.read_dataframe(path, layer=layer)
+        frame = pyogrio.read_dataframe(source, layer=layer)
     except Exception as exc:
         raise InputFileError("cannot read the point layer", given=f"{path}: {exc}") from None
+    if not isinstance(frame, geopandas.GeoDataFrame):
+        raise InputFileError("the layer has no geometry", given=str(path),
+                             fix="export it again as GeoJSON or GeoPackage points")
+    return frame
 
 
 def read_point_layer(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:

@@ -17,8 +17,8 @@ fails, in this order:
    (``postcode_not_found``), else the store's own location when the row has a
    store id that is in the store list; nothing usable is ``no_location``.  A
    location that is given but wrong is rejected, not replaced by a fallback
-   (``bad_coordinates``, ``zero_coordinates``, ``lat_lng_swapped``,
-   ``grid_as_degrees``, ``outside_uk``).
+   (``missing_value`` for half a coordinate pair, ``bad_coordinates``,
+   ``zero_coordinates``, ``lat_lng_swapped``, ``grid_as_degrees``, ``outside_uk``).
 
 A row without an incident reference gets a stable synthetic one
 (``auto-<hash of the row's content>-<ordinal among identical rows>``) and the
@@ -39,7 +39,7 @@ from harmmap.errors import SchemaError
 from harmmap.geo.crs import bng_to_wgs84
 from harmmap.geo.validate import classify_grid, classify_latlng
 from harmmap.ingest.categories import map_categories, normalise_label, unknown_category_detail
-from harmmap.ingest.dates import ParsedDates, month_start, parse_dates
+from harmmap.ingest.dates import EARLIEST_DATE, ParsedDates, month_start, parse_dates
 from harmmap.ingest.mapping import RetailerMapping
 from harmmap.ingest.postcodes import normalise_postcodes
 from harmmap.ingest.result import ReadResult, make_rejects
@@ -113,7 +113,7 @@ def _check(f: dict, n: int, mapping: RetailerMapping, postcodes, stores, org_id:
     verdict.reject((f["date"].isna() | f["category"].isna()).to_numpy(bool), "missing_value",
                    lambda rows: np.where(f["date"].iloc[rows].isna(), "date is blank", "category is blank"))
     dates = parse_dates(f["date"], f.get("time"), dayfirst=mapping.dayfirst, today=today)
-    verdict.reject(dates.reason != "", dates.reason, lambda rows: _describe_dates(f, dates.reason, rows))
+    verdict.reject(dates.reason != "", dates.reason, lambda rows: _describe_dates(f, dates, rows))
     injury, injury_bad = _flags(f.get("injury"), mapping, n)
     weapon, weapon_bad = _flags(f.get("weapon"), mapping, n)
     crime_type, offence, unknown = map_categories(f["category"], dict(mapping.categories), injury)
@@ -204,15 +204,17 @@ def _quote(prefix: str, f: dict, name: str, rows: np.ndarray) -> np.ndarray:
     return (prefix + "'" + f[name].iloc[rows].fillna("") + "'").to_numpy(dtype=object)
 
 
-def _describe_dates(f: dict, reason: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _describe_dates(f: dict, dates: ParsedDates, rows: np.ndarray) -> np.ndarray:
     text = f["date"].iloc[rows].fillna("")
     if "time" in f:
         clock = f["time"].iloc[rows]
         text = text + (" " + clock).fillna("")
-    future = reason[rows] == "future_date"
+    future = dates.reason[rows] == "future_date"
+    early = dates.too_early[rows]
+    unparsed = ("date/time cannot be parsed: '" + text + "' (expected dd/mm/yyyy [HH:MM] or yyyy-mm-dd)")
+    old = "date is before " + EARLIEST_DATE.strftime("%Y") + ": '" + text + "' (a typo, or the wrong column?)"
     return np.where(future, ("date is in the future: '" + text + "'").to_numpy(object),
-                    ("date/time cannot be parsed: '" + text + "' (expected dd/mm/yyyy [HH:MM] or yyyy-mm-dd)")
-                    .to_numpy(object))
+                    np.where(early, old.to_numpy(object), unparsed.to_numpy(object)))
 
 
 def _flags(text: pd.Series | None, mapping: RetailerMapping, n: int) -> tuple[pd.Series, np.ndarray]:
@@ -289,8 +291,18 @@ def _numbers(text: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def _coordinate_detail(reason: np.ndarray, a: pd.Series, b: pd.Series, rows: np.ndarray) -> np.ndarray:
     pair = (" ('" + a.iloc[rows].fillna("") + "', '" + b.iloc[rows].fillna("") + "')").to_numpy(object)
-    text = np.array([REJECT_REASONS.get(r, "") for r in reason], dtype=object)
-    return text + pair
+    texts = {**REJECT_REASONS, "missing_value": f"only one of {a.name or 'the pair'} and {b.name or ''} is given"}
+    return reason_text(reason, texts) + pair
+
+
+def reason_text(reason: np.ndarray, texts: dict[str, str] = REJECT_REASONS) -> np.ndarray:
+    """Return the text of each reason code (``""`` for none), vectorised."""
+    return pd.Series(reason, dtype=object).map(texts).fillna("").to_numpy(dtype=object)
+
+
+def _half_given(reason: np.ndarray, a: pd.Series, b: pd.Series, rows: np.ndarray) -> None:
+    """Mark rows where exactly one of a coordinate pair is blank as ``missing_value``."""
+    reason[(a.iloc[rows].isna() != b.iloc[rows].isna()).to_numpy(bool)] = "missing_value"
 
 
 def _from_latlng(place: Place, f: dict) -> None:
@@ -299,6 +311,7 @@ def _from_latlng(place: Place, f: dict) -> None:
     lng, bad_lng = _numbers(f["lng"], rows)
     reason = classify_latlng(lat, lng)
     reason[bad_lat | bad_lng] = "bad_coordinates"
+    _half_given(reason, f["lat"], f["lng"], rows)
     place.lat[rows], place.lng[rows] = lat, lng
     place.settle(rows, reason, _coordinate_detail(reason, f["lat"], f["lng"], rows))
 
@@ -309,6 +322,7 @@ def _from_grid(place: Place, f: dict) -> None:
     nn, bad_n = _numbers(f["northing"], rows)
     reason = classify_grid(e, nn)
     reason[bad_e | bad_n] = "bad_coordinates"
+    _half_given(reason, f["easting"], f["northing"], rows)
     good = reason == ""
     lat, lng = bng_to_wgs84(np.where(good, e, 0.0), np.where(good, nn, 0.0))
     reason = np.where(good, classify_latlng(lat, lng), reason).astype(object)
@@ -330,14 +344,15 @@ def _from_postcode(place: Place, f: dict, lookup: pd.DataFrame | None) -> None:
         return
     rows = np.flatnonzero(given)
     keys = normalise_postcodes(f["postcode"].iloc[rows])
+    lookup = lookup.drop_duplicates("postcode_key")
     at = pd.Index(lookup["postcode_key"].astype(STRING)).get_indexer(keys.fillna(""))
     found = at >= 0
     for out, column in _targets(place):
         out[rows[found]] = lookup[column].to_numpy(dtype="float64")[at[found]]
     reason = np.where(found, classify_latlng(place.lat[rows], place.lng[rows]), "postcode_not_found").astype(object)
-    detail = np.where(found, "", ("postcode not in the lookup: '" + f["postcode"].iloc[rows].fillna("") + "'")
-                      .to_numpy(object))
-    place.settle(rows, reason, np.where(reason == "postcode_not_found", detail, REJECT_REASONS["outside_uk"]))
+    missing = ("postcode not in the lookup: '" + f["postcode"].iloc[rows].fillna("") + "'").to_numpy(object)
+    wrong = "the lookup's location for this postcode: " + reason_text(reason)
+    place.settle(rows, reason, np.where(found, wrong, missing))
 
 
 def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None) -> None:
@@ -351,8 +366,9 @@ def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None)
                      "(import one with: harmmap stores import)")
         return
     mine = stores if "org_id" not in stores else stores[stores["org_id"].astype(str) == org_id]
-    mine = mine.drop_duplicates("store_id")
-    at = pd.Index(mine["store_id"].astype(str).str.strip().to_numpy(object)).get_indexer(ids.to_numpy(object))
+    keys = mine["store_id"].astype(str).str.strip()
+    mine, keys = mine.loc[~keys.duplicated().to_numpy(bool)], keys.drop_duplicates()
+    at = pd.Index(keys.to_numpy(object)).get_indexer(ids.to_numpy(object))
     found = at >= 0
     for out, column in _targets(place):
         if column in mine:
@@ -360,7 +376,7 @@ def _from_store(place: Place, f: dict, org_id: str, stores: pd.DataFrame | None)
     checked = classify_latlng(place.lat[rows], place.lng[rows])
     reason = np.where(found, checked, "no_location").astype(object)
     missing = ("store '" + ids + f"' is not in the store list of {org_id!r}").to_numpy(object)
-    detail = np.where(found, np.array([REJECT_REASONS.get(r, "") for r in reason], dtype=object), missing)
+    detail = np.where(found, "the store list's location for this store: " + reason_text(reason), missing)
     place.settle(rows, reason, detail)
 
 

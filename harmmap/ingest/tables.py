@@ -11,6 +11,9 @@ says otherwise (e.g. ``"cp1252"`` for files saved by older Excel).  A row that
 is not valid text in that encoding is rejected as ``encoding_error`` (its raw
 text shown with backslash escapes); a row with the wrong number of fields or
 broken quoting is rejected as ``malformed_row``.  The rest of the file is kept.
+Trailing delimiters (``a,b,`` as written by some exports) are ignored when
+the fields they add are blank, and old Mac files ending lines with a bare
+carriage return are read as if they used newlines.
 
 Rows are numbered from 1 after the header: in a CSV, every non-empty record
 counts; in a workbook, row n is n sheet rows below the header (so blank sheet
@@ -148,6 +151,8 @@ def _gunzip(data: bytes, path) -> bytes:
 
 def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
     data, encoding = _strip_bom(data, encoding)
+    if b"\n" not in data and b"\r" in data:
+        data = data.replace(b"\r", b"\n")  # classic Mac line endings
     first = next(_records(data), None) if re.search(rb"\S", data) else None
     if first is None:
         raise InputFileError("file is empty", given=name, fix="export the report again with its header row")
@@ -161,10 +166,10 @@ def _read_text(data: bytes, name: str, encoding: str) -> RawTable:
     except LookupError:
         raise InputFileError("unknown text encoding", given=encoding, fix='use e.g. "utf-8" or "cp1252"') from None
     delimiter = _sniff_delimiter(header_text)
-    header = _split_header(header_text, delimiter, name)
+    header, spare = _split_header(header_text, delimiter, name)
     body = data[body_start:]
     try:
-        frame, numbers = _parse_fast(body, header, delimiter, encoding)
+        frame, numbers = _parse_fast(body, header, spare, delimiter, encoding)
         bad = _rejects([])
     except _SlowPath:
         rows, numbers, bad = _parse_careful(body, header, delimiter, encoding)
@@ -212,13 +217,15 @@ def _sniff_delimiter(header: str) -> str:
     return max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
 
 
-def _split_header(text: str, delimiter: str, name: str) -> list[str]:
+def _split_header(text: str, delimiter: str, name: str) -> tuple[list[str], int]:
+    """Return the header names and the number of blank cells after the last one (trailing delimiters)."""
     try:
         cells = next(csv.reader([text], delimiter=delimiter))
     except csv.Error as exc:
         raise InputFileError(f"the header row cannot be read: {exc}", given=name,
                              fix="the first row must hold the column names") from None
-    return unique_header(cells, name)
+    header = unique_header(cells, name)
+    return header, len(cells) - len(header)
 
 
 def unique_header(cells: list, name: str) -> list[str]:
@@ -246,8 +253,13 @@ class _SlowPath(Exception):
     """The fast parser met something it does not handle; use the careful one."""
 
 
-def _parse_fast(body: bytes, header: list[str], delimiter: str, encoding: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse with Arrow's reader; any malformed or undecodable row means _SlowPath."""
+def _parse_fast(body: bytes, header: list[str], spare: int, delimiter: str,
+                encoding: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parse with Arrow's reader; any malformed or undecodable row means _SlowPath.
+
+    ``spare`` blank header cells (trailing delimiters) are parsed as extra
+    fields that must be blank in every row, and dropped.
+    """
     if encoding.replace("-", "").replace("_", "").lower() not in ("utf8", "utf8sig"):
         try:
             body = body.decode(encoding).encode("utf-8")
@@ -255,24 +267,31 @@ def _parse_fast(body: bytes, header: list[str], delimiter: str, encoding: str) -
             raise _SlowPath from None
     if body.count(b'"') % 2:
         raise _SlowPath  # an unclosed quote: Arrow would swallow the rest of the file into one field
+    names = header + [f"\0spare{i}" for i in range(spare)]
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=header, use_threads=True, block_size=16 << 20),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in header}, null_values=[""],
+                column_types={c: pa.string() for c in names}, null_values=[""],
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         raise _SlowPath from None
+    if any(table[c].null_count < table.num_rows for c in names[len(header):]):
+        raise _SlowPath  # values under the blank trailing headings: the careful parser rejects those rows
+    table = table.select(header)
     frame = table.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get)
     return frame, np.arange(1, len(frame) + 1, dtype="int64")
 
 
 def _parse_careful(body: bytes, header: list[str], delimiter: str, encoding: str):
-    """Parse record by record with the csv module, rejecting undecodable and malformed rows."""
+    """Parse record by record with the csv module, rejecting undecodable and malformed rows.
+
+    Fields beyond the header's are dropped when they are all blank (trailing delimiters).
+    """
     good, numbers, bad = [], [], []
     for number, (record, _) in enumerate(_records(body), start=1):
         try:
@@ -286,6 +305,8 @@ def _parse_careful(body: bytes, header: list[str], delimiter: str, encoding: str
         except (csv.Error, StopIteration) as exc:
             bad.append((number, "malformed_row", f"broken quoting: {exc}", line))
             continue
+        if len(fields) > len(header) and not any(f.strip() for f in fields[len(header):]):
+            fields = fields[:len(header)]
         if len(fields) != len(header):
             bad.append((number, "malformed_row", f"{len(fields)} fields where the header has {len(header)}", line))
             continue

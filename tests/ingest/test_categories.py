@@ -60,7 +60,8 @@ def test_violence_offence_follows_the_injury_flag():
     crime_type, offence, _ = map_categories(pd.Series(["Assault", "Assault", "Violence against staff", "Theft"]),
                                             None, injury)
     assert crime_type.tolist()[:3] == ["Violence and sexual offences"] * 3
-    assert offence.tolist() == ["assault_with_injury", "common_assault", "common_assault", "theft_from_shop"]
+    common = "common_assault_retail_worker"
+    assert offence.tolist() == ["assault_with_injury", common, common, "theft_from_shop"]
 
 
 def test_extra_labels_add_and_override():

@@ -63,6 +63,13 @@ def test_bad_and_future_dates():
     assert result.occurred_at[:5].isna().all()
 
 
+def test_dates_before_1970_are_bad():
+    result = parse(["01/01/0001", "1", "31/12/1969", "01/01/1970", "01/01/69"])
+    assert result.reason.tolist() == ["bad_date", "bad_date", "bad_date", "", "bad_date"]
+    assert result.too_early.tolist() == [True, True, True, False, True]
+    assert result.occurred_at[:3].isna().all()
+
+
 def test_separate_time_column():
     result = parse(["05/03/2024"] * 6, ["14:30", "2:30 PM", "0.75", "", None, "25:00"])
     assert result.occurred_at[:3].tolist() == [local("2024-03-05 14:30"), local("2024-03-05 14:30"),

@@ -116,6 +116,27 @@ def test_details_explain(tmp_path, lookup):
     assert "value_gbp is not an amount in pounds: 'lots'" in details
 
 
+def test_half_given_pairs_and_old_dates(tmp_path):
+    data = (b"Date,Category,Lat,Lng,E,N\n05/03/2024,Theft,52.6,,,\n05/03/2024,Theft,,,458800,\n"
+            b"1,Theft,52.6,-1.1,,\n")
+    result = read(write(tmp_path, "h.csv", data), columns={"date": "Date", "category": "Category", "lat": "Lat",
+                                                           "lng": "Lng", "easting": "E", "northing": "N"})
+    assert result.rejects["reason"].tolist() == ["missing_value", "missing_value", "bad_date"]
+    assert result.rejects["detail"].tolist()[:2] == ["only one of Lat and Lng is given ('52.6', '')",
+                                                     "only one of E and N is given ('458800', '')"]
+    assert "before 1970" in result.rejects["detail"][2]
+
+
+def test_store_and_postcode_lists_with_repeated_keys(tmp_path, lookup):
+    stores = pd.DataFrame({"org_id": ["acme"] * 3, "store_id": ["S1", "S1 ", 7], "lat": [52.6, 51.0, 51.5],
+                           "lng": [-1.1, -1.0, -0.1]})
+    data = b"Date,Category,Store,Postcode\n05/03/2024,Theft,S1,\n05/03/2024,Theft,7,\n05/03/2024,Theft,,LE1 5WW\n"
+    result = read(write(tmp_path, "s.csv", data), columns={"date": "Date", "category": "Category",
+                                                           "store_id": "Store", "postcode": "Postcode"},
+                  stores=stores, postcodes=pd.concat([lookup, lookup]))
+    assert result.incidents["lat"].tolist() == [52.6, 51.5, 52.634] and result.rejects.empty
+
+
 def test_missing_column_lists_the_files_columns(tmp_path):
     with pytest.raises(SchemaError, match="Incident Date") as caught:
         read(write(tmp_path, "inc.csv", sample_csv()), columns={**COLUMNS, "date": "Incident Date"})

@@ -81,6 +81,29 @@ def test_blank_rows_dropped_and_semicolon_delimiter(tmp_path):
     assert raw.frame["Ref"].tolist() == ["A1", "A2"] and raw.row_numbers.tolist() == [1, 3]
 
 
+def test_trailing_delimiters_are_ignored_when_blank(tmp_path):
+    fast = read_table(write(tmp_path, "a.csv", b"Ref,Store,\nA1,x,\nA2,y,\n"))
+    assert fast.columns == ("Ref", "Store") and fast.frame["Store"].tolist() == ["x", "y"] and fast.bad_rows.empty
+    mixed = read_table(write(tmp_path, "b.csv", b"Ref,Store\nA1,x,\nA2,y\nA3,z,oops\n"))
+    assert mixed.frame["Ref"].tolist() == ["A1", "A2"]
+    assert mixed.bad_rows[["row_number", "reason"]].values.tolist() == [[3, "malformed_row"]]
+
+
+def test_classic_mac_line_endings(tmp_path):
+    raw = read_table(write(tmp_path, "a.csv", b"Ref,Store\rA1,x\rA2,y\r"))
+    assert raw.frame["Ref"].tolist() == ["A1", "A2"] and raw.row_numbers.tolist() == [1, 2]
+
+
+def test_formula_like_text_stays_text(tmp_path):
+    text = b'Ref,Note\n=HYPERLINK("http://x"),+44 1234\n@SUM(A1),-2+3\n'
+    raw = read_table(write(tmp_path, "a.csv", text))
+    assert raw.frame.to_dict("list") == {"Ref": ['=HYPERLINK("http://x")', "@SUM(A1)"], "Note": ["+44 1234", "-2+3"]}
+    # a workbook formula is never evaluated: only a value Excel cached is read (none here: blank)
+    book = xlsx_bytes([["Ref", "Total"], ["A1", "=1+2"], ["A2", "=cmd|' /C calc'!A0"]])
+    cells = read_table(write(tmp_path, "b.xlsx", book))
+    assert cells.frame["Ref"].tolist() == ["A1", "A2"] and cells.frame["Total"].isna().all()
+
+
 def test_duplicate_and_blank_header_names_made_unique(tmp_path):
     raw = read_table(write(tmp_path, "a.csv", b"Ref,Ref,,Note\n1,2,3,4\n"))
     assert raw.columns == ("Ref", "Ref.2", "column_3", "Note")
@@ -100,6 +123,16 @@ def test_unreadable_files_raise_input_file_error_with_a_fix(tmp_path, data, mess
     with pytest.raises(InputFileError, match=message) as caught:
         read_table(write(tmp_path, "a.csv", data))
     assert caught.value.fix
+
+
+def test_point_layers_by_content_whatever_the_name(tmp_path):
+    # GDAL picks its driver by extension; read_table promises type by content
+    geojson = (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "A"}, '
+               b'"geometry": {"type": "Point", "coordinates": [-1.1, 52.6]}}]}')
+    raw = read_table(write(tmp_path, "stores.csv", geojson))
+    assert raw.frame[["id", "lat", "lng"]].values.tolist() == [["A", "52.6", "-1.1"]]
+    with pytest.raises(InputFileError):
+        read_table(write(tmp_path, "broken.csv", b"SQLite format 3\x00"))
 
 
 def test_missing_file_and_folder(tmp_path):
