@@ -32,8 +32,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from harmmap.errors import InputFileError, MappingError
-from harmmap.ingest.categories import check_extra_categories, load_categories
+from harmmap.errors import InputFileError, MappingError, SchemaError
+from harmmap.ingest.categories import check_extra_categories, load_categories, normalise_label
 
 #: harmmap fields a retailer column can be mapped to, with what each holds.
 FIELDS: dict[str, str] = {
@@ -220,3 +220,25 @@ def _check_complete(mapping: RetailerMapping) -> None:
 def category_keys() -> tuple[str, ...]:
     """Return the harmmap category keys a ``[categories]`` label can map to."""
     return tuple(load_categories())
+
+
+def match_columns(present: tuple[str, ...], wanted: Mapping[str, str], *, what: str, name: str,
+                  fix: str) -> dict[str, str]:
+    """Map each field of ``wanted`` (field -> column name) to the file's column.
+
+    A column matches exactly, else ignoring case, spacing and punctuation.
+    Raises :class:`SchemaError` naming every missing column and listing the
+    file's columns.
+    """
+    loose = {normalise_label(c): c for c in reversed(present)}
+    out, missing = {}, []
+    for field_name, column in wanted.items():
+        found = column if column in present else loose.get(normalise_label(column))
+        if found is None:
+            missing.append(f"{field_name} = {column!r}")
+        else:
+            out[field_name] = found
+    if missing:
+        raise SchemaError(f"{what} has no column(s) {', '.join(missing)}",
+                          given=f"{name} with columns {list(present)}", fix=fix)
+    return out

@@ -35,12 +35,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.errors import SchemaError
 from harmmap.geo.crs import bng_to_wgs84
 from harmmap.geo.validate import classify_grid, classify_latlng
-from harmmap.ingest.categories import map_categories, normalise_label, unknown_category_detail
+from harmmap.ingest.categories import map_categories, unknown_category_detail
 from harmmap.ingest.dates import EARLIEST_DATE, ParsedDates, month_start, parse_dates
-from harmmap.ingest.mapping import RetailerMapping
+from harmmap.ingest.mapping import RetailerMapping, match_columns
 from harmmap.ingest.postcodes import normalise_postcodes
 from harmmap.ingest.result import ReadResult, make_rejects
 from harmmap.ingest.tables import STRING, read_table, rows_to_csv_text
@@ -166,19 +165,8 @@ class Verdict:
 
 def _resolve_columns(present: tuple[str, ...], mapping: RetailerMapping, name: str) -> dict[str, str]:
     """Map each mapped field to the file's column, exactly or ignoring case and spacing."""
-    loose = {normalise_label(c): c for c in reversed(present)}
-    out, missing = {}, []
-    for field, column in mapping.columns.items():
-        found = column if column in present else loose.get(normalise_label(column))
-        if found is None:
-            missing.append(f"{field} = {column!r}")
-        else:
-            out[field] = found
-    if missing:
-        raise SchemaError(f"the file has no column(s) {', '.join(missing)}",
-                          given=f"{name} with columns {list(present)}",
-                          fix="correct the column names under [columns] in the mapping (or --column FIELD=COLUMN)")
-    return out
+    return match_columns(present, mapping.columns, what="the file", name=name,
+                         fix="correct the column names under [columns] in the mapping (or --column FIELD=COLUMN)")
 
 
 def clean_text(column: pd.Series) -> pd.Series:

@@ -37,6 +37,7 @@ import pandas as pd
 from harmmap.errors import InputFileError, MappingError, SchemaError
 from harmmap.geo.crs import wgs84_to_bng
 from harmmap.ingest.categories import normalise_label
+from harmmap.ingest.mapping import match_columns
 from harmmap.ingest.result import make_rejects
 from harmmap.ingest.retailer import Verdict, clean_text, locate_rows
 from harmmap.ingest.tables import STRING, RawTable, read_table
@@ -143,17 +144,9 @@ def _resolve(present: tuple[str, ...], given: dict, name: str, filled: set) -> d
     if unknown:
         raise MappingError(f"unknown store field(s): {', '.join(unknown)}", given=", ".join(given),
                            fix=f"valid fields: {', '.join(ALIASES)}")
+    out = match_columns(present, given, what="the store list", name=name,
+                        fix="correct the --column FIELD=COLUMN names")
     by_norm = {normalise_label(c).replace(" ", "_"): c for c in reversed(present)}
-    out, missing = {}, []
-    for field, column in given.items():
-        hit = column if column in present else by_norm.get(normalise_label(column).replace(" ", "_"))
-        if hit is None:
-            missing.append(f"{field} = {column!r}")
-        else:
-            out[field] = hit
-    if missing:
-        raise SchemaError(f"the store list has no column(s) {', '.join(missing)}",
-                          given=f"{name} with columns {list(present)}", fix="correct the --column FIELD=COLUMN names")
     for field, aliases in ALIASES.items():
         if field not in out:
             candidates = [by_norm[a] for a in aliases if a in by_norm and by_norm[a] not in out.values()]
