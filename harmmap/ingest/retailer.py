@@ -293,24 +293,25 @@ def _half_given(reason: np.ndarray, a: pd.Series, b: pd.Series, rows: np.ndarray
     reason[(a.iloc[rows].isna() != b.iloc[rows].isna()).to_numpy(bool)] = "missing_value"
 
 
+def _pair(place: Place, a: pd.Series, b: pd.Series, classify):
+    """Rows still to locate that give either of a coordinate pair: (rows, first, second, reason)."""
+    rows = np.flatnonzero(place.todo & (a.notna() | b.notna()).to_numpy(bool))
+    x, bad_x = _numbers(a, rows)
+    y, bad_y = _numbers(b, rows)
+    reason = classify(x, y)
+    reason[bad_x | bad_y] = "bad_coordinates"
+    _half_given(reason, a, b, rows)
+    return rows, x, y, reason
+
+
 def _from_latlng(place: Place, f: dict) -> None:
-    rows = np.flatnonzero(place.todo & (f["lat"].notna() | f["lng"].notna()).to_numpy(bool))
-    lat, bad_lat = _numbers(f["lat"], rows)
-    lng, bad_lng = _numbers(f["lng"], rows)
-    reason = classify_latlng(lat, lng)
-    reason[bad_lat | bad_lng] = "bad_coordinates"
-    _half_given(reason, f["lat"], f["lng"], rows)
+    rows, lat, lng, reason = _pair(place, f["lat"], f["lng"], classify_latlng)
     place.lat[rows], place.lng[rows] = lat, lng
     place.settle(rows, reason, _coordinate_detail(reason, f["lat"], f["lng"], rows))
 
 
 def _from_grid(place: Place, f: dict) -> None:
-    rows = np.flatnonzero(place.todo & (f["easting"].notna() | f["northing"].notna()).to_numpy(bool))
-    e, bad_e = _numbers(f["easting"], rows)
-    nn, bad_n = _numbers(f["northing"], rows)
-    reason = classify_grid(e, nn)
-    reason[bad_e | bad_n] = "bad_coordinates"
-    _half_given(reason, f["easting"], f["northing"], rows)
+    rows, e, nn, reason = _pair(place, f["easting"], f["northing"], classify_grid)
     good = reason == ""
     lat, lng = bng_to_wgs84(np.where(good, e, 0.0), np.where(good, nn, 0.0))
     reason = np.where(good, classify_latlng(lat, lng), reason).astype(object)

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from harmmap.ingest.identity import hex_prefix
-from harmmap.schema import INCIDENT_SCHEMA, RETAILER_PREFIX, SOURCE_POLICE_UK
+from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
 from harmmap.store.catalog import active_segments
 from harmmap.store.segments import read_segments, table_to_frame
 from harmmap.store.workspace import Workspace, connect
@@ -36,21 +36,15 @@ from harmmap.store.workspace import Workspace, connect
 _RULE_COLUMNS = ("incident_id", "source", "source_ref", "police_ref", "month", "file_id", "row_number")
 
 
-def _sources_filter(segments, source_of_file: dict[int, str], sources: Sequence[str] | None):
-    if sources is None:
-        return segments
-    wanted = set(sources)
-    return [s for s in segments if source_of_file[s.file_id] in wanted
-            or (RETAILER_PREFIX + "*" in wanted and source_of_file[s.file_id].startswith(RETAILER_PREFIX))]
-
-
 def read_incident_table(ws: Workspace, columns: Sequence[str] | None = None,
                         sources: Sequence[str] | None = None) -> pa.Table:
     """Return every stored incident of the active segments (counted or not) as an Arrow table."""
     with contextlib.closing(connect(ws)) as conn:
-        segments = active_segments(conn)
-        source_of_file = dict(conn.execute("SELECT file_id, source FROM files"))
-    segments = _sources_filter(segments, source_of_file, sources)
+        if sources is None:
+            segments = active_segments(conn)
+        else:
+            found = {s.segment_id: s for source in sources for s in active_segments(conn, source=source)}
+            segments = [found[k] for k in sorted(found)]
     return read_segments(ws, segments, columns)
 
 

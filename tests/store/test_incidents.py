@@ -66,3 +66,19 @@ def test_row_order_does_not_change_what_counts(rows, rnd):
     assert a["counted"].tolist() == b["counted"].tolist()
     police_refs = {r[2] for r, ok in zip(full, a["counted"]) if ok and r[1] == "police_uk" and r[2]}
     assert len(police_refs) == sum(ok and r[1] == "police_uk" and r[2] is not None for r, ok in zip(full, a["counted"]))
+
+
+def test_read_by_source_and_retailer_wildcard(tmp_path):
+    from harmmap.ingest.pipeline import ingest_files
+    from harmmap.ingest.police_uk import read_police_uk
+    from harmmap.ingest.sources import InputFile
+    from harmmap.store.incidents import read_incident_table
+    from harmmap.store.workspace import init_workspace
+    from tests.ingest.test_police_uk import csv_bytes, row
+
+    ws = init_workspace(tmp_path / "ws")
+    data = csv_bytes(row(), row(crime_id="b"))
+    ingest_files(ws, "police_uk", [InputFile("2024-03-x-street.csv", lambda: data)], read_police_uk)
+    assert read_incident_table(ws, ["incident_id"], sources=["police_uk"]).num_rows == 2
+    assert read_incident_table(ws, ["incident_id"], sources=["retailer:*"]).num_rows == 0
+    assert read_incident_table(ws, ["incident_id"], sources=["police_uk", "police_uk"]).num_rows == 2
