@@ -133,9 +133,9 @@ def _partitions(table: pa.Table, default_key: str) -> tuple[pa.Table, list[tuple
 
 
 def _diff(ws: Workspace, old_segments: list, new: pa.Table) -> dict[str, int]:
-    old = read_segments(ws, old_segments, ["incident_id", "outcome"]).to_pandas().set_index("incident_id")
-    fresh = new.select(["incident_id", "outcome"]).cast(pa.schema(
-        [("incident_id", pa.int64()), ("outcome", pa.string())])).to_pandas().set_index("incident_id")
+    plain = pa.schema([("incident_id", pa.int64()), ("outcome", pa.string())])
+    old = read_segments(ws, old_segments, ["incident_id", "outcome"]).cast(plain).to_pandas().set_index("incident_id")
+    fresh = new.select(["incident_id", "outcome"]).cast(plain).to_pandas().set_index("incident_id")
     common = old.index.intersection(fresh.index)
     changed = (old.loc[common, "outcome"].fillna("") != fresh.loc[common, "outcome"].fillna("")).sum()
     return {"rows_before": len(old), "rows_after": len(fresh), "added": len(fresh.index.difference(old.index)),

@@ -26,8 +26,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from harmmap.ingest.identity import hex_prefix
+
 from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
 from harmmap.store.catalog import active_segments
 from harmmap.store.segments import read_segments, table_to_frame
@@ -48,71 +50,144 @@ def read_incident_table(ws: Workspace, columns: Sequence[str] | None = None,
     return read_segments(ws, segments, columns)
 
 
+_REASONS = ("", "repeat_crime_id", "superseded_by_newer_file", "linked_to_retailer")
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
+_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+
+
+def _chunk_keys(array: pa.Array) -> np.ndarray:
+    """uint64 key per value: the first 64 bits of a 64-hex-digit reference, else a hash of the text."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if not pa.types.is_string(array.type):
+        array = array.cast(pa.string())
+    n = len(array)
+    keys = np.zeros(n, dtype=np.uint64)
+    if n == 0 or array.null_count == n:
+        return keys
+    fast = hex_prefix(array)  # every value 64 hex digits (police.uk Crime IDs): one bytes.fromhex
+    if fast is not None:
+        return fast
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset: array.offset + n + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, np.uint8)
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    hexed = valid & (np.diff(offsets) == 64)
+    if hexed.any():
+        nibbles = _HEX[data[offsets[:-1][hexed][:, None] + np.arange(16)]]
+        ok = (nibbles != 255).all(axis=1)
+        value = np.zeros(int(hexed.sum()), dtype=np.uint64)
+        for j in range(16):
+            value = (value << np.uint64(4)) | nibbles[:, j].astype(np.uint64)
+        rows = np.flatnonzero(hexed)
+        keys[rows[ok]] = value[ok]
+        hexed[rows[~ok]] = False
+    rest = valid & ~hexed
+    if rest.any():
+        text = array.filter(pa.array(rest)).to_numpy(zero_copy_only=False).astype(object)
+        keys[rest] = pd.util.hash_array(text)
+    return keys
+
+
+def _keys(column: pa.ChunkedArray) -> np.ndarray:
+    chunks = [_chunk_keys(chunk) for chunk in column.chunks]
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
+
+
+def _shared(keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of keys that occur more than once."""
+    ordered = np.sort(keys)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    return _member(keys, repeated)
+
+
+def _member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    if sorted_set.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    return pd.Index(sorted_set).get_indexer(keys) >= 0
+
+
+def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``column.take(rows)`` for sorted ``rows``, chunk by chunk (Arrow's chunked take is slow)."""
+    bounds = np.cumsum([0] + [len(c) for c in column.chunks])
+    chunk = np.searchsorted(bounds, rows, side="right") - 1
+    pieces = []
+    for index in np.unique(chunk):
+        local = rows[chunk == index] - bounds[index]
+        piece = column.chunk(int(index)).take(pa.array(local))
+        pieces.append(piece.dictionary_decode() if pa.types.is_dictionary(piece.type) else piece)
+    return pa.concat_arrays(pieces) if pieces else pa.array([], type=column.type)
+
+
+def _subset(table: pa.Table, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The given rows (ascending) and columns as pandas (rows are few: only repeats and retailer rows)."""
+    frame = pd.DataFrame({c: _take(table[c], rows).to_pandas(date_as_object=False) for c in columns})
+    frame.index = rows
+    return frame
+
+
+def _mark(frame: pd.DataFrame, key: list[str], order: list[str], keep: str, code: np.ndarray, reason: int) -> None:
+    """Among rows sharing ``key``, leave one (``keep`` in ``order``) and give the others ``reason``."""
+    group = frame.sort_values(order, kind="stable")
+    extra = group.duplicated(key, keep=keep).to_numpy()
+    code[group.index.to_numpy()[extra]] = reason
+
+
 def count_rules(table: pa.Table) -> pd.DataFrame:
     """Return ``counted``, ``not_counted_reason`` and ``linked_incident_id`` for each row.
 
     ``table`` must hold the columns ``incident_id, source, source_ref,
-    police_ref, month, file_id, row_number``.  Only rows whose reference
-    occurs more than once are sorted, so this stays fast on national data.
+    police_ref, month, file_id, row_number``.  References are compared through
+    64-bit keys (the leading 16 hex digits of a police.uk Crime ID, a hash
+    otherwise) and only rows whose key repeats are compared as text, so this is
+    vectorised end to end: about a second for 10M rows.
     """
-    frame = table.select(list(_RULE_COLUMNS)).to_pandas(date_as_object=False)
-    n = len(frame)
-    reason = np.full(n, "", dtype=object)
-    linked = np.full(n, -1, dtype="int64")
-    is_police = (frame["source"] == SOURCE_POLICE_UK).to_numpy(dtype=bool)
-    has_ref = frame["source_ref"].notna().to_numpy(dtype=bool)
-    police = is_police & has_ref
-    retail = ~is_police & has_ref
-    _mark_repeats(frame, police, ["source_ref"], ["month", "file_id", "row_number"], "first",
-                  reason, "repeat_crime_id", hex_prefix(table["source_ref"]))
-    _mark_repeats(frame, retail, ["source", "source_ref"], ["file_id", "row_number"], "last",
-                  reason, "superseded_by_newer_file")
-    _apply_links(frame, reason, linked, police, retail)
-    counted = reason == ""
-    codes, labels = pd.factorize(np.where(counted, None, reason))  # None -> code -1 (missing)
+    n = table.num_rows
+    code = np.zeros(n, dtype=np.int8)
+    linked = np.full(n, -1, dtype=np.int64)
+    is_police = pc.fill_null(pc.equal(table["source"], SOURCE_POLICE_UK), False).to_numpy(zero_copy_only=False)
+    has_ref = pc.is_valid(table["source_ref"]).to_numpy(zero_copy_only=False)
+    keys = _keys(table["source_ref"])
+    police = np.flatnonzero(is_police & has_ref)
+    repeated = police[_shared(keys[police])]
+    if repeated.size:
+        frame = _subset(table, repeated, ["source_ref", "month", "file_id", "row_number"])
+        _mark(frame, ["source_ref"], ["month", "file_id", "row_number"], "first", code, 1)
+    retail = np.flatnonzero(~is_police & has_ref)
+    if retail.size:
+        frame = _subset(table, retail, ["source", "source_ref", "file_id", "row_number"])
+        _mark(frame.astype({"source": "object"}), ["source", "source_ref"], ["file_id", "row_number"], "last", code, 2)
+    _link(table, keys, police, retail, code, linked)
+    counted = code == 0
+    reasons = pd.Categorical.from_codes(np.where(counted, -1, code), categories=list(_REASONS))
     return pd.DataFrame({
         "counted": counted,
-        "not_counted_reason": pd.Categorical.from_codes(codes, list(labels)),
+        "not_counted_reason": reasons.remove_unused_categories(),
         "linked_incident_id": pd.arrays.IntegerArray(linked, linked < 0),
     })
 
 
-def _mark_repeats(frame: pd.DataFrame, rows: np.ndarray, key: list[str], order: list[str], keep: str,
-                  reason: np.ndarray, code: str, prefix: np.ndarray | None = None) -> None:
-    """Among ``rows`` sharing ``key``, leave one (``keep`` in ``order``) and give the others ``code``."""
-    if not rows.any():
+def _link(table: pa.Table, keys: np.ndarray, police: np.ndarray, retail: np.ndarray,
+          code: np.ndarray, linked: np.ndarray) -> None:
+    """Mark counted police.uk rows whose Crime ID a counted retailer row gives as its police reference."""
+    live = retail[code[retail] == 0]
+    if live.size == 0:
         return
-    repeated = _repeated(frame, rows, key, None if prefix is None else prefix[rows])
-    if not repeated.any():
+    refs = _subset(table, live, ["police_ref", "incident_id"]).dropna(subset=["police_ref"])
+    if refs.empty:
         return
-    index = frame.index[rows][repeated]
-    group = frame.loc[index, key + order].sort_values(order, kind="stable")
-    extra = group.duplicated(key, keep=keep).to_numpy()
-    reason[group.index[extra]] = code
-
-
-def _repeated(frame: pd.DataFrame, rows: np.ndarray, key: list[str], prefix: np.ndarray | None) -> np.ndarray:
-    """For ``rows``: True where the key occurs more than once (via the 64-bit Crime ID prefix when given)."""
-    if prefix is not None:
-        ordered = np.sort(prefix)
-        shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        return np.isin(prefix, shared) if len(shared) else np.zeros(len(prefix), dtype=bool)
-    return frame.loc[rows, key].duplicated(keep=False).to_numpy()
-
-
-def _apply_links(frame: pd.DataFrame, reason: np.ndarray, linked: np.ndarray,
-                 police: np.ndarray, retail: np.ndarray) -> None:
-    live_retail = retail & (reason == "") & frame["police_ref"].notna().to_numpy(dtype=bool)
-    if not live_retail.any():
+    refs = refs.drop_duplicates("police_ref")
+    ref_keys = np.unique(_keys(pa.chunked_array([pa.array(refs["police_ref"].astype(object), pa.string())])))
+    open_police = police[code[police] == 0]
+    candidates = open_police[_member(keys[open_police], ref_keys)]
+    if candidates.size == 0:
         return
-    refs = frame.loc[live_retail, ["police_ref", "incident_id"]].drop_duplicates("police_ref")
-    target = pd.Series(refs["incident_id"].to_numpy(), index=refs["police_ref"].to_numpy())
-    candidates = police & (reason == "")
-    hit = frame.loc[candidates, "source_ref"].map(target)
-    matched = hit.dropna()
-    rows = matched.index.to_numpy()
-    reason[rows] = "linked_to_retailer"
-    linked[rows] = matched.to_numpy(dtype="int64")
+    target = pd.Series(refs["incident_id"].to_numpy(), index=refs["police_ref"].astype(object).to_numpy())
+    hit = _subset(table, candidates, ["source_ref"])["source_ref"].astype(object).map(target).dropna()
+    rows = hit.index.to_numpy()
+    code[rows] = 3
+    linked[rows] = hit.to_numpy(dtype="int64")
 
 
 def read_incidents(ws: Workspace, columns: Sequence[str] | None = None, *,
@@ -140,4 +215,21 @@ def read_incidents(ws: Workspace, columns: Sequence[str] | None = None, *,
     if include_uncounted:
         return pd.concat([frame, rules], axis=1)
     counted = rules["counted"].to_numpy()
-    return frame if counted.all() else frame[counted].reset_index(drop=True)
+    return frame if counted.all() else _keep_rows(frame, np.flatnonzero(counted))
+
+
+def _keep_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[rows]`` column by column on the underlying arrays (several times faster on 10M rows)."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        values = column.array
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = pd.Categorical.from_codes(column.cat.codes.to_numpy()[rows], dtype=column.dtype)
+        elif isinstance(values, pd.arrays.BooleanArray):
+            out[name] = pd.arrays.BooleanArray(values._data[rows], values._mask[rows])
+        elif isinstance(values, np.ndarray) or column.dtype.kind in "iufmMb":
+            out[name] = column.to_numpy()[rows]
+        else:
+            out[name] = values.take(rows)
+    return pd.DataFrame(out)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
@@ -46,23 +48,61 @@ def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
     return f"{SEGMENT_DIR}/{name}"
 
 
+def _target_type(field: pa.Field, found: pa.DataType) -> pa.DataType:
+    """The schema's type, except that dictionary-encoded text stays dictionary-encoded (cheap to read)."""
+    if pa.types.is_dictionary(found) and pa.types.is_string(field.type):
+        return pa.dictionary(pa.int32(), pa.string())
+    return field.type
+
+
+def _read_one(path: Path, wanted: list[str], keys: list[str] | None) -> pa.Table:
+    filters = None if keys is None else [(PARTITION_COLUMN, "in", keys)]
+    table = pq.read_table(path, columns=wanted, filters=filters, use_threads=False)
+    fields = [INCIDENT_SCHEMA.field(c) for c in wanted]
+    schema = pa.schema([pa.field(f.name, _target_type(f, table.schema.field(f.name).type), f.nullable)
+                        for f in fields])
+    return table if table.schema == schema else table.cast(schema)
+
+
 def read_segments(ws: Workspace, segments: Sequence[SegmentRow], columns: Sequence[str] | None = None) -> pa.Table:
     """Read the given segments (columnar, only ``columns``) and concatenate them.
 
     A Parquet file holds every partition of one ingested file; it is read whole
     when all its partitions are asked for, else filtered on ``partition_key``.
+    Files are read in parallel.  Text columns stored dictionary-encoded
+    (crime type, offence, source, ...) come back dictionary-encoded (pandas
+    ``Categorical``); every other column has its :data:`INCIDENT_SCHEMA` type.
     """
     wanted = list(columns) if columns is not None else INCIDENT_SCHEMA.names
-    schema = pa.schema([INCIDENT_SCHEMA.field(c) for c in wanted])
     by_path: dict[str, list[SegmentRow]] = {}
     for segment in segments:
         by_path.setdefault(segment.path, []).append(segment)
-    tables = []
+    jobs = []
     for path, group in by_path.items():
-        keys = [s.partition_key for s in group]
-        filters = None if len(keys) == group[0].file_partitions else [(PARTITION_COLUMN, "in", keys)]
-        tables.append(pq.read_table(ws.root / path, columns=wanted, filters=filters).cast(schema))
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+        keys = None if len(group) == group[0].file_partitions else [s.partition_key for s in group]
+        jobs.append((ws.root / path, wanted, keys))
+    if not jobs:
+        return pa.schema([INCIDENT_SCHEMA.field(c) for c in wanted]).empty_table()
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        tables = list(pool.map(lambda job: _read_one(*job), jobs))
+    return _concat(tables)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate tables whose text columns are dictionary-encoded in some files and plain in others."""
+    first = tables[0].schema
+    if all(t.schema == first for t in tables):
+        return pa.concat_tables(tables)
+    coded = {name for t in tables for name, kind in zip(t.schema.names, t.schema.types) if pa.types.is_dictionary(kind)}
+    unified = []
+    for table in tables:
+        for name in coded:
+            column = table[name]
+            if not pa.types.is_dictionary(column.type):
+                index = table.schema.get_field_index(name)
+                table = table.set_column(index, name, pc.dictionary_encode(column))
+        unified.append(table)
+    return pa.concat_tables(unified, promote_options="permissive")
 
 
 def remove_files(ws: Workspace, paths: Iterable[str]) -> None:
@@ -89,5 +129,6 @@ def remove_orphans(ws: Workspace, registered: set[str]) -> list[str]:
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
-    """Convert an incident table to pandas with numpy-friendly dtypes (dates as datetime64)."""
-    return table.to_pandas(date_as_object=False, timestamp_as_object=False)
+    """Convert an incident table to pandas: dates as datetime64, flags as nullable ``boolean``, codes as categoricals."""
+    return table.to_pandas(date_as_object=False, timestamp_as_object=False,
+                           types_mapper={pa.bool_(): pd.BooleanDtype()}.get)

@@ -1,0 +1,159 @@
+"""Persist scoring results in the workspace and read them back.
+
+A run is written to ``results/.tmp-<run_id>/`` (three Parquet files and
+``metadata.json``), every file fsynced, the folder renamed to
+``results/<run_id>/`` and only then registered in ``scoring_runs`` in one
+transaction.  A crash at any point leaves either no row (and an orphan folder
+the next writer deletes) or a complete, readable run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harmmap.errors import WorkspaceError
+from harmmap.store.workspace import Workspace, connect, now_utc, transaction, write_lock
+
+RESULTS_DIR = "results"
+_TABLES = ("cells", "places", "periods")
+
+
+class Result(Protocol):
+    """What is persisted: :class:`harmmap.scoring.result.ScoringResult` (the store does not import scoring)."""
+
+    cells: pd.DataFrame
+    places: pd.DataFrame
+    periods: pd.DataFrame
+    metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One registered scoring run (without its tables)."""
+
+    run_id: str
+    created_at: str
+    path: str
+    settings: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    cells: int
+    places: int
+    incidents: int
+    total_harm: float
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def _write_tables(folder: Path, result: Result) -> None:
+    folder.mkdir(parents=True)
+    for name in _TABLES:
+        frame: pd.DataFrame = getattr(result, name)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
+    (folder / "metadata.json").write_text(json.dumps(result.metadata, indent=1, sort_keys=True), encoding="utf-8")
+    for entry in folder.iterdir():
+        _fsync(entry)
+    _fsync(folder)
+
+
+def remove_result_orphans(ws: Workspace, registered: set[str]) -> list[str]:
+    """Delete result folders no run row lists (left by a crash); call under the write lock."""
+    base = ws.root / RESULTS_DIR
+    removed = []
+    if not base.is_dir():
+        return removed
+    for entry in base.iterdir():
+        rel = f"{RESULTS_DIR}/{entry.name}"
+        if entry.is_dir() and rel not in registered:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(rel)
+    return removed
+
+
+def save_result(ws: Workspace, result: Result, settings: Mapping[str, Any]) -> str:
+    """Write ``result`` durably and register it; return its run id."""
+    run_id = _new_run_id()
+    base = ws.root / RESULTS_DIR
+    base.mkdir(exist_ok=True)
+    temp, final = base / f".tmp-{run_id}", base / run_id
+    totals = result.metadata.get("totals", {})
+    with write_lock(ws), contextlib.closing(connect(ws)) as conn:
+        registered = {row[0] for row in conn.execute("SELECT path FROM scoring_runs")}
+        remove_result_orphans(ws, registered)
+        _write_tables(temp, result)
+        os.replace(temp, final)
+        _fsync(base)
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO scoring_runs(run_id, created_at, path, settings, metadata, cells, places, incidents,"
+                " total_harm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, now_utc(), f"{RESULTS_DIR}/{run_id}", json.dumps(dict(settings), sort_keys=True),
+                 json.dumps(result.metadata, sort_keys=True), len(result.cells), len(result.places),
+                 int(totals.get("incidents", 0)), float(totals.get("harm", 0.0))),
+            )
+    return run_id
+
+
+def _row(values: tuple) -> RunRow:
+    run_id, created_at, path, settings, metadata, cells, places, incidents, total_harm = values
+    return RunRow(run_id, created_at, path, json.loads(settings), json.loads(metadata), cells, places,
+                  incidents, total_harm)
+
+
+def list_runs(ws: Workspace) -> list[RunRow]:
+    """Return the registered runs, newest first."""
+    with contextlib.closing(connect(ws)) as conn:
+        rows = conn.execute("SELECT run_id, created_at, path, settings, metadata, cells, places, incidents,"
+                            " total_harm FROM scoring_runs ORDER BY created_at DESC, run_id DESC").fetchall()
+    return [_row(r) for r in rows]
+
+
+def find_run(ws: Workspace, run_id: str | None = None) -> RunRow:
+    """Return one run (the latest when ``run_id`` is None) or raise WorkspaceError."""
+    runs = list_runs(ws)
+    if not runs:
+        raise WorkspaceError("this workspace has no scoring run yet", given=str(ws.root),
+                             fix="run `harmmap score` first")
+    if run_id is None:
+        return runs[0]
+    for run in runs:
+        if run.run_id == run_id:
+            return run
+    raise WorkspaceError("no scoring run with this id", given=run_id,
+                         fix=f"use one of: {', '.join(r.run_id for r in runs[:5])}")
+
+
+def load_result(ws: Workspace, run_id: str | None = None,
+                tables: tuple[str, ...] = _TABLES) -> tuple[RunRow, dict[str, pd.DataFrame]]:
+    """Return a run's row and the requested tables (``cells``, ``places``, ``periods``)."""
+    run = find_run(ws, run_id)
+    folder = ws.root / run.path
+    frames = {}
+    for name in tables:
+        if name not in _TABLES:
+            raise WorkspaceError("unknown result table", given=name, fix=f"use one of {list(_TABLES)}")
+        frames[name] = pq.read_table(folder / f"{name}.parquet").to_pandas()
+    return run, frames
