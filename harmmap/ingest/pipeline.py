@@ -26,6 +26,8 @@ from harmmap.ingest.result import ReadResult
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK, conform_incidents
 from harmmap.store import catalog
+from harmmap.store.counting import counted_mask
+from harmmap.store.incidents import count_rules
 from harmmap.store.segments import read_segments, remove_files, remove_orphans, write_segment
 from harmmap.store.workspace import Workspace, connect, transaction, workspace_resolution, write_lock
 
@@ -226,6 +228,9 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
     Files are read and geocoded in a worker thread while the previous one is
     stored, and committed one by one in input order, so an interrupted run
     keeps the files it finished; re-running skips them (same content hash).
+    Finally the counting rules are evaluated once and cached
+    (:mod:`harmmap.store.counting`), so the next analysis reads only the
+    columns it needs.
     """
     resolution = workspace_resolution(ws)
     summaries = []
@@ -243,4 +248,5 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
             summaries.append(_store(ws, conn, source, pending.result()))
             if progress:
                 progress(summaries[-1])
+        counted_mask(ws, catalog.active_segments(conn), count_rules)  # leave the store ready to read
     return IngestReport(tuple(summaries))

@@ -43,8 +43,15 @@ class CellStats:
 
 
 def choose_p_values(analytic: np.ndarray, simulated: np.ndarray, significance: str, permutations: int) -> np.ndarray:
-    """The p-values that decide significance: pseudo p when asked for and available, else analytic."""
-    return simulated if significance == "permutation" and permutations else analytic
+    """The two-sided p-values that decide significance.
+
+    The analytic ``gi_p`` is two-sided; the pseudo p-value counts only the
+    tail the observation lies in, so it is doubled (capped at 1) to judge
+    both on the same scale.
+    """
+    if significance == "permutation" and permutations:
+        return np.minimum(1.0, 2.0 * simulated)
+    return analytic
 
 
 def _moran_classes(values: np.ndarray, neighbours: sp.csr_matrix, settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,9 +61,17 @@ def _moran_classes(values: np.ndarray, neighbours: sp.csr_matrix, settings) -> t
 
 
 def measure_sensitivity(unit_harm: dict[str, UnitHarm], primary: str, top_n: int) -> dict[str, WeightSensitivity]:
-    """Rank agreement between the primary harm weights and each other table, over the same units."""
-    base = unit_harm[primary].harm
-    return {name: compare_weightings(base, other.harm, top_n=min(top_n, base.size))
+    """Rank agreement between the primary harm weights and each other table.
+
+    Compared over the units with any incident: the many empty cells of a
+    zero-filled grid tie at the bottom under every weighting and would
+    inflate the rank correlations towards 1.
+    """
+    active = unit_harm[primary].incidents > 0
+    base = unit_harm[primary].harm[active]
+    if base.size == 0:
+        return {}
+    return {name: compare_weightings(base, other.harm[active], top_n=min(top_n, base.size))
             for name, other in unit_harm.items() if name != primary}
 
 
@@ -79,7 +94,7 @@ def build_cells(inputs, settings, weighed, cell_harm: dict[str, UnitHarm],
     p = choose_p_values(gi.gi_p, gi.gi_p_sim, settings.significance, settings.permutations)
     bins = confidence_bins(gi.gi_z, p, fdr=settings.fdr)
     moran_i, moran_p, moran_class = _moran_classes(values, neighbours, settings)
-    overall = global_moran(values, neighbours, permutations=settings.permutations, seed=settings.seed + 2)
+    overall = global_moran(values, neighbours, permutations=0, seed=settings.seed + 2)
     ranks = rank_by_harm(values, tie_break=inputs.study_cells)
     inside = weighed.grid_index >= 0
     intervals = bootstrap_rank_intervals(weighed.grid_index[inside], weighed.harm[settings.weights][inside],

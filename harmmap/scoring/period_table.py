@@ -69,8 +69,25 @@ def _weights(inputs) -> dict[str, Any]:
                    "unverified": list(w.unverified)} for name, w in inputs.weights.items()}
 
 
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities by None, recursively (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def summarise_run(inputs, settings, weighed, k: int, scale, cells, places) -> dict[str, Any]:
-    """The JSON-ready metadata that makes a run explainable and reproducible."""
+    """The JSON-ready metadata that makes a run explainable and reproducible (NaN becomes null)."""
+    return _finite(_summary(inputs, settings, weighed, k, scale, cells, places))
+
+
+def _summary(inputs, settings, weighed, k: int, scale, cells, places) -> dict[str, Any]:
     inside = weighed.grid_index >= 0
     primary = weighed.harm[settings.weights]
     moran = cells.global_moran
@@ -91,7 +108,7 @@ def summarise_run(inputs, settings, weighed, k: int, scale, cells, places) -> di
         "grid": {"cells": int(inputs.study_cells.size), "cells_with_harm": int((cells.harm > 0).sum()),
                  "hot_cells_95": int((cells.gi_bin >= 2).sum()), "cold_cells_95": int((cells.gi_bin <= -2).sum())},
         "global_moran": {"moran_i": moran.moran_i, "expected_i": moran.expected_i, "moran_z": moran.moran_z,
-                         "moran_p": moran.moran_p, "moran_p_sim": moran.moran_p_sim},
+                         "moran_p": moran.moran_p, "variance": "randomisation"},
         "concentration": {"cells": _concentration(cells.concentration), "places": _concentration(places.concentration)},
         "sensitivity": {"cells": {n: asdict(s) for n, s in cells.sensitivity.items()},
                         "places": {n: asdict(s) for n, s in places.sensitivity.items()}},

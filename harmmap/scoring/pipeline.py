@@ -13,7 +13,9 @@ For analysts
    autocorrelation, :mod:`harmmap.scoring.scale`);
 4. tests every cell with Getis-Ord Gi* (analytic and permutation), adjusts
    for multiple testing (Benjamini-Hochberg) and bins the result like ArcGIS
-   (-3..+3); adds local Moran's I clusters and outliers and global Moran's I;
+   (-3..+3); adds local Moran's I clusters and outliers and global Moran's I
+   (analytic z under randomisation: at grid sizes it is accurate and the
+   permutation version would cost seconds);
 5. tests every place with Gi* using the place as the neighbourhood
    (:mod:`harmmap.scoring.zones`);
 6. ranks cells and places by harm, with a Poisson-bootstrap interval on each
@@ -21,7 +23,7 @@ For analysts
    much the ranking depends on the harm weights (cchi vs css vs count).
 
 Random streams are derived from one ``seed``: Gi* uses ``seed``, local
-Moran ``seed + 1``, global Moran ``seed + 2``, places ``seed + 3`` and the
+Moran ``seed + 1``, places ``seed + 3`` and the
 bootstrap ``seed + 4``, so a run is reproducible from its metadata.
 """
 

@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from harmmap.errors import WorkspaceError
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
 from harmmap.store.catalog import SegmentRow
 from harmmap.store.workspace import SEGMENT_DIR, Workspace
@@ -55,16 +57,24 @@ def _target_type(field: pa.Field, found: pa.DataType) -> pa.DataType:
     return field.type
 
 
-def _read_one(path: Path, wanted: list[str], keys: list[str] | None) -> pa.Table:
+def _read_one(path: Path, wanted: list[str], keys: list[str] | None, keep: np.ndarray | None = None) -> pa.Table:
     filters = None if keys is None else [(PARTITION_COLUMN, "in", keys)]
     table = pq.read_table(path, columns=wanted, filters=filters, use_threads=False)
+    if keep is not None:
+        if len(keep) != table.num_rows:
+            raise WorkspaceError("a segment file holds a different number of rows than the catalogue says",
+                                 given=f"{path.name}: {table.num_rows} rows, catalogue {len(keep)}",
+                                 fix="the workspace is damaged: restore it from a backup or re-ingest the files")
+        if not keep.all():
+            table = table.combine_chunks().filter(pa.array(keep))
     fields = [INCIDENT_SCHEMA.field(c) for c in wanted]
     schema = pa.schema([pa.field(f.name, _target_type(f, table.schema.field(f.name).type), f.nullable)
                         for f in fields])
     return table if table.schema == schema else table.cast(schema)
 
 
-def read_segments(ws: Workspace, segments: Sequence[SegmentRow], columns: Sequence[str] | None = None) -> pa.Table:
+def read_segments(ws: Workspace, segments: Sequence[SegmentRow], columns: Sequence[str] | None = None,
+                  keep: np.ndarray | None = None) -> pa.Table:
     """Read the given segments (columnar, only ``columns``) and concatenate them.
 
     A Parquet file holds every partition of one ingested file; it is read whole
@@ -72,15 +82,21 @@ def read_segments(ws: Workspace, segments: Sequence[SegmentRow], columns: Sequen
     Files are read in parallel.  Text columns stored dictionary-encoded
     (crime type, offence, source, ...) come back dictionary-encoded (pandas
     ``Categorical``); every other column has its :data:`INCIDENT_SCHEMA` type.
+    ``keep`` (one bool per row of the unfiltered result, in read order) drops
+    rows while each file is read, which is much cheaper than filtering after.
     """
     wanted = list(columns) if columns is not None else INCIDENT_SCHEMA.names
     by_path: dict[str, list[SegmentRow]] = {}
     for segment in segments:
         by_path.setdefault(segment.path, []).append(segment)
-    jobs = []
+    jobs, start = [], 0
     for path, group in by_path.items():
         keys = None if len(group) == group[0].file_partitions else [s.partition_key for s in group]
-        jobs.append((ws.root / path, wanted, keys))
+        size = sum(s.rows for s in group)
+        jobs.append((ws.root / path, wanted, keys, None if keep is None else keep[start:start + size]))
+        start += size
+    if keep is not None and start != len(keep):
+        raise WorkspaceError("the row mask does not match the segments", given=f"{len(keep)} vs {start} rows")
     if not jobs:
         return pa.schema([INCIDENT_SCHEMA.field(c) for c in wanted]).empty_table()
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
