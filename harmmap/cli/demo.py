@@ -78,11 +78,23 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def demo_command(obj, seed, months, per_month, as_json) -> None:
-    """Build a demo workspace from simulated data and show what it holds."""
+    """Build a demo workspace from simulated data, score it and show the ranking."""
+    from harmmap.analysis.score import score_workspace
+    from harmmap.cli.score import print_summary, summarise
+    from harmmap.scoring.pipeline import ScoringSettings
+    from harmmap.store.workspace import open_workspace
+
     quiet = lambda *_: None  # noqa: E731
     status = build_demo(obj["workspace"], seed, months, per_month,
                         echo=quiet if as_json else click.echo, show=quiet if as_json else print_ingest)
-    emit_json(status) if as_json else print_status(status)
+    run = score_workspace(open_workspace(obj["workspace"]), ScoringSettings(seed=seed),
+                          progress=quiet if as_json else (lambda m: click.echo(m, err=True)))
+    if as_json:
+        emit_json(status | {"scoring": summarise(run)})
+        return
+    print_status(status)
+    click.echo("")
+    print_summary(summarise(run), run.result)
 
 
 COMMANDS = [simulate_command, demo_command]

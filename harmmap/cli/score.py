@@ -86,7 +86,8 @@ def print_summary(summary: dict, result) -> None:
     click.echo(f"hot spots (95 %+): {grid['hot_cells_95']:,} cells; cold spots: {grid['cold_cells_95']:,}")
     for name, info in summary["weights"].items():
         if info["unverified"]:
-            click.echo(f"warning: weights '{name}' has unverified entries: {', '.join(info['unverified'])}", err=True)
+            click.echo(f"warning: weights '{name}' has {len(info['unverified'])} unverified entries "
+                       "(see docs/harm_weights.md); its comparison is indicative only", err=True)
     for kind, frame in (("places", result.places), ("cells", result.cells)):
         if len(frame):
             click.echo(f"\ntop {kind}:")

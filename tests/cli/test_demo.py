@@ -27,8 +27,13 @@ def test_demo_builds_a_workspace_and_is_idempotent(tmp_path):
     linked = incidents["not_counted_by_reason"].get("linked_to_retailer", 0)
     assert linked > 0  # planted police refs in the retailer file are counted once
     assert incidents["counted"] == incidents["stored"] - sum(incidents["not_counted_by_reason"].values())
+    scoring = status["scoring"]
+    assert scoring["totals"]["incidents"] == incidents["counted"]
+    assert scoring["grid"]["hot_cells_95"] > 0  # the planted hotspots show up
     again = json.loads(run("--workspace", ws, "demo", "--months", "6", "--per-month", "800", "--json").stdout)
     assert again["incidents"] == incidents  # re-running adds nothing
+    assert again["scoring"]["run_id"] != scoring["run_id"]
+    assert again["scoring"]["totals"] == scoring["totals"]  # same data, same seed: same run
 
 
 def test_cli_flow_with_places_stores_and_retailer_file(tmp_path):
