@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -25,6 +26,7 @@ from harmmap.store.workspace import Workspace, connect, workspace_resolution
 from harmmap.weights import load_harm_weights
 
 COMPARE_WEIGHTS = ("cchi", "css", "count")
+_MONTH = re.compile(r"(19|20)\d\d-(0[1-9]|1[0-2])")
 _COLUMNS = ["cell", "month", "crime_type", "offence", "injury", "weapon", "value_gbp", "easting", "northing"]
 
 
@@ -73,8 +75,14 @@ def resolve_window(ws: Workspace, text: str | None) -> tuple[str, str] | None:
                               fix="ingest data first")
         end = np.datetime64(latest[:7], "M")
         return str(end - np.timedelta64(int(count) - 1, "M")), str(end)
-    first, _, last = text.partition("..")
-    return first, last or first
+    parts = text.split("..")
+    if len(parts) > 2 or not all(_MONTH.fullmatch(part) for part in parts):
+        raise ConfigError("bad window", given=repr(text),
+                          fix="use YYYY-MM, YYYY-MM..YYYY-MM (first..last, both included), last-N or all")
+    first, last = parts[0], parts[-1]
+    if last < first:
+        raise ConfigError("the window ends before it starts", given=text, fix=f"use {last}..{first}")
+    return first, last
 
 
 def _store_counts(places: pd.DataFrame, stores: pd.DataFrame, tolerance: float) -> np.ndarray:

@@ -12,10 +12,10 @@ from harmmap.cli.output import emit_json
 from harmmap.errors import ConfigError
 
 RANK_FIELDS = {
-    "cells": ["rank", "cell", "name", "harm", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_q", "gi_bin",
+    "cells": ["rank", "cell", "name", "harm", "incidents", "gi_z", "gi_p", "gi_p_rand", "gi_p_sim", "gi_q", "gi_bin",
               "moran_class", "rank_low", "rank_high", "p_top_n"],
     "places": ["rank", "place_id", "name", "kind", "code", "harm", "incidents", "harm_per_km2", "stores",
-               "harm_per_store", "gi_z", "gi_p", "gi_p_sim", "gi_q", "gi_bin", "hot_cells", "rank_low",
+               "harm_per_store", "gi_z", "gi_p", "gi_p_rand", "gi_q", "gi_bin", "hot_cells", "rank_low",
                "rank_high", "p_top_n"],
 }
 
@@ -38,8 +38,10 @@ def _k(text: str) -> int | None:
 @click.option("--half-life", "half_life", type=click.FloatRange(min=0.1), help="Recency decay half-life in months.")
 @click.option("--permutations", default=999, show_default=True, type=click.IntRange(0, 99_999))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--significance", type=click.Choice(["analytic", "permutation"]), default="analytic", show_default=True,
-              help="p-values that give the Gi* bins.")
+@click.option("--significance", type=click.Choice(["analytic", "randomisation", "conditional"]),
+              default="analytic", show_default=True, help="p-values that give the Gi* bins (see README).")
+@click.option("--draws", default=199_999, show_default=True, type=click.IntRange(0, 9_199_999),
+              help="Random neighbourhoods of the randomisation test.")
 @click.option("--fdr/--no-fdr", default=True, show_default=True, help="Benjamini-Hochberg correction of the bins.")
 @click.option("--top-n", "top_n", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--study-area", "study_area", default="buffer", show_default=True,
@@ -48,7 +50,7 @@ def _k(text: str) -> int | None:
 @click.option("--kind", "kinds", multiple=True, help="Place kinds to rank (default: all).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def score_command(obj, resolution, k_text, period, window, weights, half_life, permutations, seed, significance,
+def score_command(obj, resolution, k_text, period, window, weights, half_life, permutations, seed, significance, draws,
                   fdr, top_n, study_area, rings, kinds, as_json) -> None:
     """Weigh incidents by harm, test every cell and place (Gi*, Moran, FDR), rank them and save the run."""
     from harmmap.analysis.score import score_workspace, resolve_window
@@ -59,7 +61,7 @@ def score_command(obj, resolution, k_text, period, window, weights, half_life, p
     settings = ScoringSettings(
         resolution=workspace_resolution(ws) if resolution is None else resolution, k=_k(k_text), period=period,
         window=resolve_window(ws, window), weights=weights, half_life_months=half_life, permutations=permutations,
-        seed=seed, significance=significance, fdr=fdr, top_n=top_n)
+        seed=seed, significance=significance, draws=draws, fdr=fdr, top_n=top_n)
     say = (lambda _m: None) if as_json else (lambda m: click.echo(m, err=True))
     run = score_workspace(ws, settings, study_area=study_area, rings=rings, kinds=kinds or None, progress=say)
     summary = summarise(run)
@@ -71,7 +73,8 @@ def summarise(run) -> dict:
     meta = run.result.metadata
     return {"run_id": run.run_id, "window": meta["window"], "resolution": meta["resolution"], "k": meta["k"],
             "k_choice": meta["k_choice"], "weights": meta["weights"], "totals": meta["totals"], "grid": meta["grid"],
-            "global_moran": meta["global_moran"], "concentration": meta["concentration"],
+            "global_moran": meta["global_moran"], "normal_approximation": meta["normal_approximation"],
+            "significance": meta["settings"]["significance"], "concentration": meta["concentration"],
             "sensitivity": meta["sensitivity"], "timings_s": {k: round(v, 3) for k, v in run.timings.items()}}
 
 
@@ -84,6 +87,11 @@ def print_summary(summary: dict, result) -> None:
     click.echo(f"grid: {grid['cells']:,} cells at resolution {summary['resolution']}, k={summary['k']}"
                + (f" ({choice['reason']})" if choice else ""))
     click.echo(f"hot spots (95 %+): {grid['hot_cells_95']:,} cells; cold spots: {grid['cold_cells_95']:,}")
+    normal = summary["normal_approximation"]
+    if summary["significance"] == "analytic" and not normal["adequate"]:
+        click.echo(f"warning: only {normal['expected_incidents_per_neighbourhood']:.1f} incidents expected per "
+                   "neighbourhood: analytic Gi* p-values overstate significance here; consider "
+                   "--significance randomisation, a larger --k or a coarser --resolution", err=True)
     for name, info in summary["weights"].items():
         if info["unverified"]:
             click.echo(f"warning: weights '{name}' has {len(info['unverified'])} unverified entries "

@@ -64,6 +64,20 @@ def _concentration(summary) -> dict[str, Any] | None:
                        "harm_share": lorenz.harm_share[pick].tolist()}}
 
 
+def _normal_approximation(incidents: int, cells: int, k: int) -> dict[str, Any]:
+    """Whether Gi*'s analytic p-values can be trusted: expected incidents per neighbourhood >= 5.
+
+    A neighbourhood of ``3k(k+1) + 1`` cells holds on average ``incidents /
+    cells`` times that many incidents; below about 5 the sum is far from
+    normal (the usual rule for the normal approximation of Poisson counts)
+    and analytic Gi* calls single incidents hot spots.
+    """
+    size = 3 * k * (k + 1) + 1
+    expected = incidents / cells * size if cells else 0.0
+    return {"expected_incidents_per_neighbourhood": expected, "neighbourhood_cells": size,
+            "adequate": bool(expected >= 5.0)}
+
+
 def _weights(inputs) -> dict[str, Any]:
     return {name: {"version": w.version, "asb_policy": w.asb_policy, "sources": list(w.sources),
                    "unverified": list(w.unverified)} for name, w in inputs.weights.items()}
@@ -107,6 +121,7 @@ def _summary(inputs, settings, weighed, k: int, scale, cells, places) -> dict[st
                    "incident_place_pairs": places.pairs_in_window},
         "grid": {"cells": int(inputs.study_cells.size), "cells_with_harm": int((cells.harm > 0).sum()),
                  "hot_cells_95": int((cells.gi_bin >= 2).sum()), "cold_cells_95": int((cells.gi_bin <= -2).sum())},
+        "normal_approximation": _normal_approximation(int(inside.sum()), inputs.study_cells.size, k),
         "global_moran": {"moran_i": moran.moran_i, "expected_i": moran.expected_i, "moran_z": moran.moran_z,
                          "moran_p": moran.moran_p, "variance": "randomisation"},
         "concentration": {"cells": _concentration(cells.concentration), "places": _concentration(places.concentration)},

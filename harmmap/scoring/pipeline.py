@@ -23,8 +23,8 @@ For analysts
    much the ranking depends on the harm weights (cchi vs css vs count).
 
 Random streams are derived from one ``seed``: Gi* uses ``seed``, local
-Moran ``seed + 1``, places ``seed + 3`` and the
-bootstrap ``seed + 4``, so a run is reproducible from its metadata.
+Moran ``seed + 1``, places ``seed + 3``, the
+bootstrap ``seed + 4`` and the cells' randomisation test ``seed + 5``, so a run is reproducible from its metadata.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from harmmap.scoring.cell_table import build_cells
 from harmmap.scoring.period_table import build_periods, summarise_run
 from harmmap.scoring.place_table import build_places
 
-SIGNIFICANCE = ("permutation", "analytic")
+SIGNIFICANCE = ("analytic", "randomisation", "conditional")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,22 @@ class ScoringSettings:
         Permutation inference (0 = analytic only) and the seed of every random draw.
     significance : str
         Which p-values give the Gi* bins of cells and places: "analytic"
-        (default, as ArcGIS's Hot Spot Analysis: the normal p of the Gi* z,
-        which counts the cell's own harm) or "permutation" (conditional
-        permutation holds the cell's own value fixed, so it asks only whether
-        the *surroundings* are unusual; with 999 permutations no p-value is
-        below 0.001, which limits what FDR can find on large grids).
+        (default), "randomisation" (exact Monte Carlo p of Gi* under total
+        randomisation with ``draws`` random neighbourhoods; right on sparse,
+        skewed harm), "analytic" (the normal p of the Gi* z, as ArcGIS's Hot
+        Spot Analysis; powerful, but too many false alarms when
+        neighbourhoods hold few incidents: see ``metadata["normal_approximation"]``) or
+        "conditional" (esda's conditional permutation with ``permutations``,
+        which holds the cell's own value fixed and so only asks whether the
+        *surroundings* are unusual).
+    draws : int
+        Random neighbourhoods of the cells' randomisation test (smallest
+        two-sided p is ``2 / (draws + 1)``, which bounds what FDR can find on
+        big grids).
+    place_draws : int
+        Random cell sets of the places' randomisation test (places are few, so
+        fewer draws reach the FDR thresholds; a place can span thousands of
+        cells, which makes each draw costlier).
     fdr : bool
         Benjamini-Hochberg correction of the Gi* confidence bins (ArcGIS's
         "Apply False Discovery Rate correction").
@@ -96,6 +107,8 @@ class ScoringSettings:
     permutations: int = 999
     seed: int = 0
     significance: str = "analytic"
+    draws: int = 199_999
+    place_draws: int = 19_999
     fdr: bool = True
     alpha: float = 0.05
     top_n: int = 20
@@ -165,6 +178,12 @@ def _check(settings: ScoringSettings, inputs: ScoringInputs) -> None:
     if inputs.study_cells.size == 0:
         raise ConfigError("the study area has no cells", given="0 cells",
                           fix="import places covering the data or use the buffer study area")
+    if settings.significance == "randomisation" and min(settings.draws, settings.place_draws) < 1:
+        raise ConfigError("the randomisation test needs draws", given=repr(settings.draws),
+                          fix="use draws=199999 or --significance analytic")
+    if settings.significance == "conditional" and settings.permutations < 1:
+        raise ConfigError("conditional significance needs permutations", given=repr(settings.permutations),
+                          fix="use permutations=999 or another --significance")
     if isinstance(settings.top_n, bool) or settings.top_n < 1:
         raise ConfigError("top_n must be at least 1", given=repr(settings.top_n))
 

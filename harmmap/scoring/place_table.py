@@ -6,7 +6,8 @@ A place's harm is the harm of the incidents inside its boundary (an incident
 in two overlapping places counts in both).  Rates are per km2 and per store
 of the retailers in the workspace (NaN when a place has none).  ``gi_*``
 tests whether the place holds more harm than the same number of random
-study-grid cells (:mod:`harmmap.scoring.zones`); ``hot_cells`` counts its
+study-grid cells (:mod:`harmmap.scoring.zones`); a place with no cell in the
+study area is not tested (``gi_z``, ``gi_p``, ``gi_q`` NaN, ``gi_bin`` 0); ``hot_cells`` counts its
 cells in a Gi* hot spot at 95 % or more.  Ranks carry a Poisson-bootstrap
 interval and ``p_top_n``, the share of bootstrap replicates in which the
 place is in the top N.
@@ -20,10 +21,8 @@ import numpy as np
 import pandas as pd
 
 from harmmap.scoring.aggregate import harm_by_unit, rates_per_area, rates_per_store
-from harmmap.scoring.cell_table import CellStats, choose_p_values, measure_sensitivity
+from harmmap.scoring.cell_table import CellStats, classify_gi, measure_sensitivity
 from harmmap.scoring.concentration import Concentration, summarise_concentration
-from harmmap.scoring.fdr import adjust_benjamini_hochberg
-from harmmap.scoring.getis_ord import confidence_bins
 from harmmap.scoring.ranking import WeightSensitivity, bootstrap_rank_intervals, rank_by_harm
 from harmmap.scoring.zones import gi_star_zones, zones_to_membership
 
@@ -64,9 +63,12 @@ def build_places(inputs, settings, weighed, cells: CellStats) -> tuple[pd.DataFr
     unit = {name: harm_by_unit(codes, h[where], n) for name, h in weighed.harm.items()}
     harm, incidents = unit[settings.weights].harm, unit[settings.weights].incidents
     membership = _membership(inputs, n)
-    zone = gi_star_zones(cells.harm, membership, permutations=settings.permutations, seed=settings.seed + 3)
-    p = choose_p_values(zone.gi_p, zone.gi_p_sim, settings.significance, settings.permutations)
+    zone = gi_star_zones(cells.harm, membership, permutations=settings.place_draws, seed=settings.seed + 3)
+    rand = np.minimum(1.0, 2.0 * zone.gi_p_sim)  # a place is not a cell: its randomisation is the only one
     hot = membership @ (cells.gi_bin >= 2).astype(np.float64)
+    untested = zone.cells == 0  # outside the study area: no test, not "not significant"
+    gi_z, gi_p, gi_p_rand = (np.where(untested, np.nan, a) for a in (zone.gi_z, zone.gi_p, rand))
+    gi_q, gi_bin = classify_gi(settings, zone.gi_z, analytic=gi_p, randomisation=gi_p_rand, conditional=zone.gi_p_sim)
     table = pd.DataFrame({
         "place_id": places["place_id"].astype(str), "kind": places["kind"].astype(str),
         "name": places["name"].astype(str), "code": places["code"],
@@ -75,8 +77,8 @@ def build_places(inputs, settings, weighed, cells: CellStats) -> tuple[pd.DataFr
         "stores": places["stores"].to_numpy(np.int64),
         "harm_per_store": rates_per_store(harm, places["stores"].to_numpy(np.int64)),
         "cells": zone.cells, "hot_cells": hot.astype(np.int64),
-        "gi_z": zone.gi_z, "gi_p": zone.gi_p, "gi_p_sim": zone.gi_p_sim,
-        "gi_q": adjust_benjamini_hochberg(p), "gi_bin": confidence_bins(zone.gi_z, p, fdr=settings.fdr),
+        "gi_z": gi_z, "gi_p": gi_p, "gi_p_rand": gi_p_rand,
+        "gi_q": gi_q, "gi_bin": gi_bin,
     })
     _add_ranks(table, codes, weighed.harm[settings.weights][where], settings)
     for name, other in unit.items():

@@ -14,7 +14,8 @@ Tables (pandas DataFrames; the column lists below are the contract):
 ``cells``
     One row per study-grid cell with harm, or with a significant Gi* class.
     ``cell`` (uint64 H3 index), ``harm``, ``incidents``, ``harm_<weights>``
-    for the comparison weightings, ``gi_z``, ``gi_p``, ``gi_p_sim``,
+    for the comparison weightings, ``gi_z``, ``gi_p`` (analytic),
+    ``gi_p_rand`` (total randomisation), ``gi_p_sim`` (conditional permutation),
     ``gi_q`` (Benjamini-Hochberg adjusted), ``gi_bin`` (-3..3),
     ``moran_i``, ``moran_p_sim``, ``moran_class`` (HH/LL/HL/LH/ns),
     ``rank``, ``rank_low``, ``rank_high``, ``p_top_n``, ``places`` (names
@@ -23,7 +24,7 @@ Tables (pandas DataFrames; the column lists below are the contract):
     One row per place: ``place_id``, ``kind``, ``name``, ``code``,
     ``harm``, ``incidents``, ``area_km2``, ``harm_per_km2``, ``stores``,
     ``harm_per_store``, ``cells``, ``hot_cells``, ``gi_z``, ``gi_p``,
-    ``gi_p_sim``, ``gi_q``, ``gi_bin``, ``rank``, ``rank_low``,
+    ``gi_p_rand``, ``gi_q``, ``gi_bin``, ``rank``, ``rank_low``,
     ``rank_high``, ``p_top_n``, ``harm_<weights>``.
 ``periods``
     Long table: ``unit_kind`` ("cell" or "place"), ``unit`` (cell index as
@@ -40,12 +41,12 @@ import pandas as pd
 from harmmap.errors import SchemaError
 
 CELL_COLUMNS: tuple[str, ...] = (
-    "cell", "harm", "incidents", "gi_z", "gi_p", "gi_p_sim", "gi_q", "gi_bin",
+    "cell", "harm", "incidents", "gi_z", "gi_p", "gi_p_rand", "gi_p_sim", "gi_q", "gi_bin",
     "moran_i", "moran_p_sim", "moran_class", "rank", "rank_low", "rank_high", "p_top_n", "places",
 )
 PLACE_COLUMNS: tuple[str, ...] = (
     "place_id", "kind", "name", "code", "harm", "incidents", "area_km2", "harm_per_km2", "stores",
-    "harm_per_store", "cells", "hot_cells", "gi_z", "gi_p", "gi_p_sim", "gi_q", "gi_bin",
+    "harm_per_store", "cells", "hot_cells", "gi_z", "gi_p", "gi_p_rand", "gi_q", "gi_bin",
     "rank", "rank_low", "rank_high", "p_top_n",
 )
 PERIOD_COLUMNS: tuple[str, ...] = ("unit_kind", "unit", "period", "harm", "incidents")

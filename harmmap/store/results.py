@@ -97,7 +97,9 @@ def save_result(ws: Workspace, result: Result, settings: Mapping[str, Any]) -> s
     """Write ``result`` durably and register it; return its run id."""
     run_id = _new_run_id()
     base = ws.root / RESULTS_DIR
-    base.mkdir(exist_ok=True)
+    if not base.is_dir():
+        base.mkdir()
+        _fsync(ws.root)
     temp, final = base / f".tmp-{run_id}", base / run_id
     totals = result.metadata.get("totals", {})
     with write_lock(ws), contextlib.closing(connect(ws)) as conn:
@@ -127,7 +129,7 @@ def list_runs(ws: Workspace) -> list[RunRow]:
     """Return the registered runs, newest first."""
     with contextlib.closing(connect(ws)) as conn:
         rows = conn.execute("SELECT run_id, created_at, path, settings, metadata, cells, places, incidents,"
-                            " total_harm FROM scoring_runs ORDER BY created_at DESC, run_id DESC").fetchall()
+                            " total_harm FROM scoring_runs ORDER BY rowid DESC").fetchall()
     return [_row(r) for r in rows]
 
 

@@ -21,7 +21,10 @@ import pandas as pd
 import pytest
 
 import harmmap.store.results as results_module
+from click.testing import CliRunner
+
 from harmmap.analysis.score import score_workspace
+from harmmap.cli import main
 from harmmap.cli.demo import build_demo
 from harmmap.errors import WorkspaceError
 from harmmap.scoring.pipeline import ScoringSettings
@@ -212,74 +215,100 @@ def test_failure_while_writing_tables_leaves_only_a_temp_folder(tmp_path, result
     assert _folders(ws) == {f"{RESULTS_DIR}/{run_id}"}
 
 
-_CHILD = """
+_SERVER = """
 import os, sys, time
+import harmmap.analysis.score
 import harmmap.store.results as results
 from harmmap.cli import main
 
-ws, stage = sys.argv[1], sys.argv[2]
-if stage == "writing":  # stop after the first table of the temp folder
-    real_write = results.pq.write_table
-    def write_table(*args, **kwargs):
-        real_write(*args, **kwargs)
-        print("stage", flush=True)
-        time.sleep(60)
-    results.pq.write_table = write_table
-elif stage == "renamed":  # stop after the rename, before the row is registered
-    real_replace = os.replace
-    def replace(src, dst):
-        real_replace(src, dst)
-        if ".tmp-" in str(src):
-            print("stage", flush=True)
+def work(ws, stage, pipe):
+    if stage == "writing":  # stop after the first table of the temp folder
+        real_write = results.pq.write_table
+        def write_table(*args, **kwargs):
+            real_write(*args, **kwargs)
+            print("stage", file=pipe, flush=True)
             time.sleep(60)
-    os.replace = replace
+        results.pq.write_table = write_table
+    elif stage == "renamed":  # stop after the rename, before the row is registered
+        real_replace = os.replace
+        def replace(src, dst):
+            real_replace(src, dst)
+            if ".tmp-" in str(src):
+                print("stage", file=pipe, flush=True)
+                time.sleep(60)
+        os.replace = replace
+    for _ in range(4):  # the test kills within about the first two
+        try:
+            main(["--workspace", ws, "score", "--permutations", "99", "--json"], standalone_mode=False)
+        except SystemExit:
+            pass
+
+# Import once, then fork one worker per request ("<workspace> <stage>"): the test SIGKILLs the worker.
 print("ready", flush=True)
-for _ in range(int(sys.argv[3])):
-    try:
-        main(["--workspace", ws, "score", "--permutations", "99", "--json"], standalone_mode=False)
-    except SystemExit:
-        pass
+for line in sys.stdin:
+    ws, stage = line.split()
+    pid = os.fork()
+    if pid == 0:
+        pipe = os.fdopen(os.dup(1), "w")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        try:
+            work(ws, stage, pipe)
+        finally:
+            os._exit(0)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print("done", os.waitstatus_to_exitcode(status), flush=True)
 """
+
+
+def _score_cli(root: Path) -> None:
+    outcome = CliRunner().invoke(main, ["--workspace", str(root), "score", "--permutations", "99", "--json"],
+                                 catch_exceptions=False)
+    assert outcome.exit_code == 0, outcome.output
 
 
 def test_kill_9_during_score_leaves_a_consistent_workspace(demo, tmp_path):
     ws = open_workspace(shutil.copytree(demo[0], tmp_path / "ws"))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    def spawn(stage: str, loops: int) -> subprocess.Popen:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(ws.root), stage, str(loops)], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert child.stdout.readline().strip() == b"ready"
-        return child
-
-    before = len(list_runs(ws))
-    reference = spawn("none", 2)  # a reference run (uncut) measures how long two scores take
-    started = time.monotonic()
-    assert reference.wait() == 0
-    duration = time.monotonic() - started
-    registered = len(list_runs(ws))
-    assert registered == before + 2
-    rng = random.Random(20241123)
-    kills = 0
-    for stage in ("writing", "renamed", "random", "random", "random", "random", "random"):
-        child = spawn(stage, 2)
-        if stage == "random":
-            time.sleep(rng.uniform(0.05, 0.8) * duration)
-        else:
-            assert child.stdout.readline().strip() == b"stage"
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            kills += 1
-        child.wait()
-        runs = list_runs(ws)
-        assert len(runs) >= registered  # nothing registered is ever lost
-        registered = len(runs)
-        _check_every_run_loads(ws)
-        for run in runs:
-            assert (ws.root / run.path).is_dir()
+    server = subprocess.Popen([sys.executable, "-c", _SERVER], env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert server.stdout.readline().strip() == b"ready"
+        started = time.monotonic()  # how long a worker's two scores take (same code, warm, in this process)
+        _score_cli(ws.root)
+        _score_cli(ws.root)
+        duration = time.monotonic() - started
+        registered = len(list_runs(ws))
+        rng = random.Random(20241123)
+        kills = 0
+        for stage in ("writing", "renamed", "random", "random", "random", "random"):
+            server.stdin.write(f"{ws.root} {stage}\n".encode())
+            server.stdin.flush()
+            worker = int(server.stdout.readline())
+            if stage == "random":
+                time.sleep(rng.uniform(0.05, 0.8) * duration)
+            else:
+                assert server.stdout.readline().strip() == b"stage"
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+            done = server.stdout.readline().split()
+            assert done[0] == b"done"
+            kills += int(done[1]) == -signal.SIGKILL
+            runs = list_runs(ws)
+            assert len(runs) >= registered  # nothing registered is ever lost
+            registered = len(runs)
+            _check_every_run_loads(ws)
+            for run in runs:
+                assert (ws.root / run.path).is_dir()
+            orphans = _folders(ws) - {run.path for run in runs}
+            if stage == "writing":  # a half-written temp folder, never listed
+                assert [o.startswith(f"{RESULTS_DIR}/.tmp-") for o in orphans] == [True]
+            elif stage == "renamed":  # a complete folder without its row; the temp folder above was cleared
+                assert len(orphans) == 1 and ".tmp-" not in orphans.pop()
+    finally:
+        server.kill()
+        server.wait()
     assert kills >= 5
-    rerun = spawn("none", 1)  # a clean re-run succeeds and clears the crash leftovers
-    assert rerun.wait() == 0
+    _score_cli(ws.root)  # a clean re-run succeeds and clears the crash leftovers
     runs = list_runs(ws)
     assert len(runs) == registered + 1
     assert _folders(ws) == {run.path for run in runs}
