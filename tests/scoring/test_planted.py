@@ -336,3 +336,21 @@ def test_flat_background_without_plantings_rarely_calls_anything_hot():
     assert dense_rate <= 0.1
     assert exact_rate <= 0.1
     assert sparse_rate > exact_rate  # the failure the randomisation option exists for
+
+
+def test_runs_say_when_the_normal_approximation_is_not_adequate():
+    # 7-cell neighbourhoods (k=1): 0.3 incidents per cell -> ~2.1 per neighbourhood (< 5, flagged);
+    # 20 per cell -> ~140 (adequate).
+    flags = {}
+    for background in (0.3, 20.0):
+        counts = np.random.default_rng(1).poisson(background, FLAT_GRID.size)
+        incidents = pd.DataFrame({"cell": np.repeat(FLAT_GRID, counts), "month": pd.Timestamp("2024-01-01"),
+                                  "crime_type": "Shoplifting", "offence": "shoplifting"})
+        inputs = ScoringInputs(incidents, np.empty(0, np.int64), np.empty(0, np.int64), NO_PLACES,
+                               np.empty(0, np.int64), np.empty(0, np.uint64), FLAT_GRID, COUNT)
+        meta = score(inputs, ScoringSettings(weights="count", k=1, period="all", permutations=0, replicates=10,
+                                             draws=999, place_draws=99)).metadata
+        flags[background] = meta["normal_approximation"]
+    assert flags[0.3]["neighbourhood_cells"] == 7
+    assert abs(flags[0.3]["expected_incidents_per_neighbourhood"] - 0.3 * 7) < 0.3
+    assert flags[0.3]["adequate"] is False and flags[20.0]["adequate"] is True
