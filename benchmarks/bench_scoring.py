@@ -37,6 +37,7 @@ call (tracemalloc, a separate untimed call), or the peak RSS of the process for
 the end-to-end runs.
 
     python benchmarks/bench_scoring.py [--quick] [--skip-big] [--big-workspace /tmp/ws10m] [--size 10000000]
+                                       [--min-cells 100000] [--profile]
 """
 
 from __future__ import annotations
