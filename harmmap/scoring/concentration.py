@@ -101,7 +101,8 @@ class Concentration:
     sparse: bool | None
 
 
-def _check_values(values: object, name: str = "values") -> np.ndarray:
+def check_unit_values(values: object, name: str = "values") -> np.ndarray:
+    """Return ``values`` as a 1-D float array of finite, non-negative harm per unit, or raise SchemaError."""
     array = np.asarray(values, dtype="float64")
     if array.ndim != 1:
         raise SchemaError(f"{name} must be one value per unit", given=f"shape {array.shape}",
@@ -146,7 +147,7 @@ def lorenz_curve(values: np.ndarray) -> Lorenz:
     Lorenz
         ``n + 1`` points, sorted ascending, starting at (0, 0) and ending at (1, 1).
     """
-    return _lorenz_of_sorted(np.sort(_check_values(values)))
+    return _lorenz_of_sorted(np.sort(check_unit_values(values)))
 
 
 def gini(values: np.ndarray) -> float:
@@ -163,7 +164,7 @@ def gini(values: np.ndarray) -> float:
         ``sum_ij |x_i - x_j| / (2 n^2 mean)``: 0 when all equal, ``(n - 1) / n``
         when one value is non-zero, NaN when all are 0 or there are none.
     """
-    return _gini_of_sorted(np.sort(_check_values(values)))
+    return _gini_of_sorted(np.sort(check_unit_values(values)))
 
 
 def generalised_gini(counts: np.ndarray) -> float:
@@ -181,7 +182,7 @@ def generalised_gini(counts: np.ndarray) -> float:
         of the counts; equals ``G`` when incidents >= units; NaN when there are
         no incidents.  Without their small-sample ("unbiased") correction.
     """
-    array = _check_values(counts, "counts")
+    array = check_unit_values(counts, "counts")
     if (array != np.round(array)).any():
         raise SchemaError("the generalised Gini is defined for whole-number counts",
                           given="fractional values", fix="pass incidents per unit, not harm")
@@ -223,7 +224,7 @@ def top_shares(values: np.ndarray, fractions: Sequence[float] = DEFAULT_TOP_FRAC
     dict of float to float
         Fraction -> share in [0, 1]; NaN when all harm is 0.
     """
-    descending = np.sort(_check_values(values))[::-1]
+    descending = np.sort(check_unit_values(values))[::-1]
     return _top_shares_of_sorted(np.cumsum(descending), fractions)
 
 
@@ -245,11 +246,11 @@ def summarise_concentration(values: np.ndarray, *, incidents: np.ndarray | None 
     -------
     Concentration
     """
-    ascending = np.sort(_check_values(values))
+    ascending = np.sort(check_unit_values(values))
     descending_cumsum = np.cumsum(ascending[::-1])
     n_incidents, general, sparse = None, math.nan, None
     if incidents is not None:
-        counts = _check_values(incidents, "incidents")
+        counts = check_unit_values(incidents, "incidents")
         if counts.shape != ascending.shape:
             raise SchemaError("incidents must align with values", given=f"{counts.shape} vs {ascending.shape}",
                               fix="pass incidents per unit for the same units")

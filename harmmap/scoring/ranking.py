@@ -58,6 +58,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from harmmap.errors import ConfigError, SchemaError
+from harmmap.scoring.concentration import check_unit_values
 
 _CHUNK_ELEMENTS = 4_000_000  # floats per replicate chunk (~32 MB per array)
 _TABLE_MAX = 1000  # groups of up to this many incidents are drawn by inverse CDF
@@ -108,17 +109,6 @@ class WeightSensitivity:
     n_units: int
 
 
-def _check_harm(harm: object, name: str = "harm") -> np.ndarray:
-    array = np.asarray(harm, dtype="float64")
-    if array.ndim != 1:
-        raise SchemaError(f"{name} must be one value per unit", given=f"shape {array.shape}",
-                          fix="pass a 1-D array (one period at a time)")
-    if len(array) and not (np.isfinite(array).all() and array.min() >= 0):
-        raise SchemaError(f"{name} must be finite and not negative", given=f"min {np.nanmin(array)}",
-                          fix="check the harm weights table")
-    return array
-
-
 def rank_by_harm(harm: np.ndarray, tie_break: np.ndarray) -> np.ndarray:
     """Rank units by harm, 1 = most harm, ties ordered by ``tie_break`` ascending.
 
@@ -135,7 +125,7 @@ def rank_by_harm(harm: np.ndarray, tie_break: np.ndarray) -> np.ndarray:
     numpy.ndarray of int64
         Always a permutation of ``1..n``.
     """
-    harm = _check_harm(harm)
+    harm = check_unit_values(harm)
     keys = np.asarray(tie_break)
     if keys.shape != harm.shape:
         raise SchemaError("tie_break must have one value per unit", given=f"{keys.shape} vs {harm.shape}",
@@ -302,7 +292,7 @@ def bootstrap_rank_intervals(unit_codes: np.ndarray, harm_values: np.ndarray, n_
     Hall & Miller (2009) caveat on near-ties.
     """
     _check_bootstrap_args(top_n, replicates, level, seed)
-    harm = _check_harm(harm_values, "harm_values")
+    harm = check_unit_values(harm_values, "harm_values")
     units = np.asarray(unit_codes)
     if units.shape != harm.shape or units.dtype.kind not in "iu":
         raise SchemaError("unit_codes must be integer codes, one per incident", given=f"{units.dtype} {units.shape}",
@@ -365,7 +355,7 @@ def compare_weightings(harm_a: np.ndarray, harm_b: np.ndarray, *, top_n: int) ->
         Spearman's rho, Kendall's tau-b, and the top-N overlap, where each top
         N comes from :func:`rank_by_harm` with the unit index as tie-breaker.
     """
-    a, b = _check_harm(harm_a, "harm_a"), _check_harm(harm_b, "harm_b")
+    a, b = check_unit_values(harm_a, "harm_a"), check_unit_values(harm_b, "harm_b")
     if a.shape != b.shape:
         raise SchemaError("the two harm vectors must be aligned", given=f"{a.shape} vs {b.shape}",
                           fix="score the same units under both weightings")

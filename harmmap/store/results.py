@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harmmap.errors import WorkspaceError
+from harmmap.store.segments import fsync_path
 from harmmap.store.workspace import Workspace, connect, now_utc, transaction, write_lock
 
 RESULTS_DIR = "results"
@@ -54,14 +55,6 @@ class RunRow:
     total_harm: float
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _new_run_id() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
@@ -75,8 +68,8 @@ def _write_tables(folder: Path, result: Result) -> None:
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
     (folder / "metadata.json").write_text(json.dumps(result.metadata, indent=1, sort_keys=True), encoding="utf-8")
     for entry in folder.iterdir():
-        _fsync(entry)
-    _fsync(folder)
+        fsync_path(entry)
+    fsync_path(folder)
 
 
 def remove_result_orphans(ws: Workspace, registered: set[str]) -> list[str]:
@@ -99,7 +92,7 @@ def save_result(ws: Workspace, result: Result, settings: Mapping[str, Any]) -> s
     base = ws.root / RESULTS_DIR
     if not base.is_dir():
         base.mkdir()
-        _fsync(ws.root)
+        fsync_path(ws.root)
     temp, final = base / f".tmp-{run_id}", base / run_id
     totals = result.metadata.get("totals", {})
     with write_lock(ws), contextlib.closing(connect(ws)) as conn:
@@ -107,7 +100,7 @@ def save_result(ws: Workspace, result: Result, settings: Mapping[str, Any]) -> s
         remove_result_orphans(ws, registered)
         _write_tables(temp, result)
         os.replace(temp, final)
-        _fsync(base)
+        fsync_path(base)
         with transaction(conn):
             conn.execute(
                 "INSERT INTO scoring_runs(run_id, created_at, path, settings, metadata, cells, places, incidents,"

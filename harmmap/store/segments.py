@@ -28,7 +28,8 @@ from harmmap.store.workspace import SEGMENT_DIR, Workspace
 PARTITION_COLUMN = "partition_key"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (so a rename or a new entry in it survives a power loss)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -46,7 +47,7 @@ def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, final)
-    _fsync_dir(ws.segment_dir)
+    fsync_path(ws.segment_dir)
     return f"{SEGMENT_DIR}/{name}"
 
 
