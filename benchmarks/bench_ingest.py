@@ -33,6 +33,11 @@ SHARED = ROOT.parent / "shared" / "data"
 
 HARMMAP = r"""
 import json, resource, sys, time
+def peak_mb():  # VmHWM: this process's own peak RSS (ru_maxrss can include the parent's at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from pathlib import Path
 t0 = time.perf_counter()
 from harmmap.geo.places import read_places
@@ -55,11 +60,16 @@ assigned = incidents_to_places(ws, incidents)
 end = time.perf_counter()
 print(json.dumps({"rows": report["rows_read"], "accepted": report["accepted"], "seconds": end - start,
                   "ingest_seconds": stored - start, "places_seconds": end - stored, "assigned": len(assigned),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 NAIVE = r"""
 import gzip, json, resource, sqlite3, sys, time
+def peak_mb():  # VmHWM: this process's own peak RSS (ru_maxrss can include the parent's at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 import geopandas as gpd, h3, pandas as pd
 places_path, limit = sys.argv[1], int(sys.argv[2])
 paths = sys.argv[3:]
@@ -85,7 +95,7 @@ df.to_sql("incidents", conn, if_exists="replace", index=False, chunksize=50_000)
 conn.commit(); conn.close()
 end = time.perf_counter()
 print(json.dumps({"rows": rows, "accepted": len(df), "seconds": end - start, "assigned": int(joined["index_right"].notna().sum()),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_mb()}))
 """
 
 
