@@ -134,7 +134,7 @@ def simulate_neighbour_sums(values: np.ndarray, counts: np.ndarray, *, permutati
 def count_extremes(null: NeighbourNull, observed: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Count null draws at least and at most as large as each observed neighbourhood sum.
 
-    Values within ``1e-9`` (relative to the largest absolute draw) of the
+    Values within ``1e-9`` times the largest absolute draw of the
     observed sum count as ties, so that summation order cannot break them.
 
     Returns
@@ -149,7 +149,7 @@ def count_extremes(null: NeighbourNull, observed: np.ndarray, counts: np.ndarray
     for row, count in enumerate(null.counts):
         cells = np.flatnonzero(counts == count)
         sums = null.sums[row]
-        tolerance = 1e-9 * max(1.0, float(np.abs(sums).max(initial=0.0)))
+        tolerance = 1e-9 * float(np.abs(sums).max(initial=0.0))  # relative: scaling values changes nothing
         at_least[cells] = null.permutations - np.searchsorted(sums, observed[cells] - tolerance, side="left")
         at_most[cells] = np.searchsorted(sums, observed[cells] + tolerance, side="right")
     return at_least, at_most

@@ -37,8 +37,9 @@ import pandas as pd
 
 from harmmap.errors import ConfigError
 from harmmap.geo.grid import cells_to_neighbours
-from harmmap.scoring.aggregate import harm_by_unit, months_to_periods, recency_weights
+from harmmap.scoring.aggregate import harm_by_unit
 from harmmap.scoring.harm import HarmWeights, incidents_to_harm
+from harmmap.scoring.periods import months_to_periods, recency_weights
 from harmmap.scoring.result import ScoringResult
 from harmmap.scoring.scale import choose_neighbourhood
 from harmmap.scoring.cell_table import build_cells

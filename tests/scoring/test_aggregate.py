@@ -10,13 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmmap.errors import ConfigError, SchemaError
-from harmmap.scoring.aggregate import (
-    harm_by_unit,
-    months_to_periods,
-    rates_per_area,
-    rates_per_store,
-    recency_weights,
-)
+from harmmap.scoring.aggregate import harm_by_unit, rates_per_area, rates_per_store
+from harmmap.scoring.periods import months_to_periods, recency_weights
 
 
 def months(*values: str) -> np.ndarray:

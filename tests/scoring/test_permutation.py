@@ -136,3 +136,18 @@ def test_a_cell_equal_to_every_draw_gets_p_one():
     null = simulate_neighbour_sums(np.zeros(20), np.full(20, 6), permutations=99, seed=1)
     at_least, at_most = count_extremes(null, np.zeros(20), np.full(20, 6))
     assert np.all(pseudo_p_values(at_least, at_most, 99) == 1.0)
+
+
+def test_tie_tolerance_is_relative_so_tiny_values_are_not_all_ties():
+    # Regression: an absolute 1e-9 floor made every draw of values ~1e-12 a "tie" (p = 1).
+    from harmmap.scoring.permutation import count_extremes, simulate_neighbour_sums
+
+    values = np.array([0.0, 0.0, 1e-12, 1e-12, 0.0, 0.0, 0.0, 0.0])
+    counts = np.full(values.size, 2)
+    for scale in (1.0, 1e12):
+        null = simulate_neighbour_sums(values * scale, counts, permutations=199, seed=3)
+        at_least, at_most = count_extremes(null, np.full(values.size, 2e-12 * scale), counts)
+        assert at_least[0] < 199  # a sum of both non-zero values is rare, not a tie with everything
+        if scale == 1.0:
+            reference = (at_least.copy(), at_most.copy())
+    np.testing.assert_array_equal((at_least, at_most), reference)
