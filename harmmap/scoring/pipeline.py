@@ -176,6 +176,9 @@ def _check(settings: ScoringSettings, inputs: ScoringInputs) -> None:
                           fix=f"use one of {sorted(inputs.weights)}")
     if settings.significance not in SIGNIFICANCE:
         raise ConfigError("unknown significance method", given=settings.significance, fix=f"use one of {SIGNIFICANCE}")
+    if len(inputs.incidents) == 0:
+        raise ConfigError("there are no counted incidents to score", given="0 incidents",
+                          fix="ingest data first (harmmap ingest police-uk / incidents)")
     if inputs.study_cells.size == 0:
         raise ConfigError("the study area has no cells", given="0 cells",
                           fix="import places covering the data or use the buffer study area")

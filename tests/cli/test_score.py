@@ -200,3 +200,8 @@ def test_bad_score_options_are_one_line_errors(scored, args, needle):
     root = scored[0]
     _one_line_error(invoke(root, "score", "--permutations", "0", *args), needle)
     assert len(json.loads(ok(root, "runs", "--json"))) == 1  # nothing was saved
+
+
+def test_score_on_an_empty_workspace_is_a_one_line_error(tmp_path):
+    assert invoke(tmp_path / "ws", "init").exit_code == 0
+    _one_line_error(invoke(tmp_path / "ws", "score"), "no counted incidents", "ingest")

@@ -385,6 +385,8 @@ def test_errors_are_config_errors(example):
         score(inputs, dataclasses.replace(FAST, weights="css"))
     with pytest.raises(ConfigError, match="no cells"):
         score(make_inputs(incidents, study=np.empty(0, dtype=np.uint64)), FAST)
+    with pytest.raises(ConfigError, match="no counted incidents"):
+        score(make_inputs(incidents.iloc[:0]), FAST)
     with pytest.raises(ConfigError, match="no incidents in the scoring window"):
         score(inputs, dataclasses.replace(FAST, window=("2023-01", "2023-06")))
     with pytest.raises(ConfigError, match="significance"):
