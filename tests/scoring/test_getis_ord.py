@@ -6,17 +6,16 @@ import warnings
 
 import h3
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmmap.errors import ConfigError
-from harmmap.geo.cells import points_to_cells
 from harmmap.geo.grid import buffer_cells, cells_to_neighbours
 from harmmap.scoring.fdr import reject_benjamini_hochberg
 from harmmap.scoring.getis_ord import confidence_bins, gi_star
+from tests.conftest import leicestershire_grid
 
 LEICESTER = h3.str_to_int(h3.latlng_to_cell(52.6344, -1.1318, 9))
 
@@ -42,13 +41,7 @@ def esda_g_local(values, neighbours, permutations=0, seed=1):
 @pytest.fixture(scope="module")
 def leicestershire(shared_data):
     """Three months of real police.uk rows -> res-9 counts on a zero-filled grid (data cells + 2 rings)."""
-    files = sorted((shared_data / "police_uk" / "leicestershire").glob("*-street.csv*"))[:3]
-    rows = pd.concat([pd.read_csv(f, usecols=["Latitude", "Longitude"]) for f in files]).dropna()
-    cells_with_data, counts = np.unique(
-        points_to_cells(rows["Latitude"].to_numpy(), rows["Longitude"].to_numpy(), 9), return_counts=True)
-    cells = buffer_cells(cells_with_data, 2)
-    values = np.zeros(cells.size)
-    values[np.searchsorted(cells, cells_with_data)] = counts
+    cells, values = leicestershire_grid(shared_data, months=3)
     return cells, values, cells_to_neighbours(cells, 1)
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import h3
 import numpy as np
-import pandas as pd
 import pytest
 
 from harmmap.errors import ConfigError
-from harmmap.geo.cells import points_to_cells
 from harmmap.geo.grid import buffer_cells, cells_to_neighbours
 from harmmap.scoring import scale
 from harmmap.scoring.moran import global_moran
 from harmmap.scoring.scale import ScaleCandidate, choose_neighbourhood, find_peaks
+from tests.conftest import leicestershire_grid
 
 LEICESTER = h3.str_to_int(h3.latlng_to_cell(52.6344, -1.1318, 9))
 
@@ -79,21 +78,13 @@ def test_decision_rule(monkeypatch, z, k, rule):
 
 def test_real_leicestershire_harm_clusters_at_every_scale(shared_data):
     """On police.uk counts the z-score rises with k (no characteristic scale): the rule reports it."""
-    files = sorted((shared_data / "police_uk" / "leicestershire").glob("*-street.csv*"))[:2]
-    rows = pd.concat([pd.read_csv(f, usecols=["Latitude", "Longitude"]) for f in files]).dropna()
-    cells_with_data, counts = np.unique(
-        points_to_cells(rows["Latitude"].to_numpy(), rows["Longitude"].to_numpy(), 9), return_counts=True)
-    cells = buffer_cells(cells_with_data, 2)
-    values = np.zeros(cells.size)
-    values[np.searchsorted(cells, cells_with_data)] = counts
+    cells, values = leicestershire_grid(shared_data, months=2)
     choice = choose_neighbourhood(cells, values, ks=(1, 2, 3))
     z = [row.moran_z for row in choice.table]
     assert all(value > 50 for value in z) and z == sorted(z)
     assert (choice.k, choice.rule) == (3, "largest_z") and "no peak" in choice.reason
     # the curve depends on the study area: with only one ring of empty cells around the data it peaks at k=2
-    tight = buffer_cells(cells_with_data, 1)
-    tight_values = np.zeros(tight.size)
-    tight_values[np.searchsorted(tight, cells_with_data)] = counts
+    tight, tight_values = leicestershire_grid(shared_data, months=2, rings=1)
     assert choose_neighbourhood(tight, tight_values, ks=(1, 2, 3)).rule == "first_peak"
 
 
