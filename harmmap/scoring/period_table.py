@@ -2,7 +2,8 @@
 
 For analysts
 ------------
-``periods`` lists, for every place and every cell with harm, the harm and
+``periods`` lists, for every place and every cell with an incident (one of
+weight 0, such as anti-social behaviour under ``cchi``, still counts), the harm and
 incident count of each period (month, quarter or half-year) of the window:
 the series that trend analysis and the six-monthly assessment read.  Only
 (unit, period) pairs with at least one incident are listed; a missing pair
@@ -19,7 +20,6 @@ import pandas as pd
 
 from harmmap.geo.cells import cells_to_strings
 from harmmap.scoring.aggregate import harm_by_unit
-from harmmap.scoring.place_table import window_pairs
 
 _LORENZ_POINTS = 101
 
@@ -33,10 +33,10 @@ def _long(kind: str, units: np.ndarray, harm: np.ndarray, incidents: np.ndarray,
 
 
 def build_periods(inputs, weighed, primary: str, cells) -> pd.DataFrame:
-    """Harm and incidents per (place, period) and (cell with harm, period), long format."""
+    """Harm and incidents per (place, period) and (cell with an incident, period), long format."""
     n_periods = len(weighed.period_labels)
     harm = weighed.harm[primary]
-    codes, where = window_pairs(inputs, weighed)
+    codes, where = weighed.pair_places, weighed.pair_positions
     place = harm_by_unit(codes, harm[where], len(inputs.places), period_codes=weighed.period_codes[where],
                          n_periods=n_periods)
     place_ids = inputs.places["place_id"].astype(str).to_numpy(dtype=object)

@@ -168,6 +168,8 @@ class Weighed:
     harm: dict[str, np.ndarray]  # per weights name, per row of ``rows``
     period_codes: np.ndarray    # per row of ``rows``
     period_labels: tuple[str, ...]
+    pair_places: np.ndarray     # place index of each incident-place pair in the window
+    pair_positions: np.ndarray  # position in ``rows`` of the pair's incident
 
 
 def _check(settings: ScoringSettings, inputs: ScoringInputs) -> None:
@@ -207,7 +209,17 @@ def weigh_incidents(inputs: ScoringInputs, settings: ScoringSettings) -> Weighed
     cells = incidents["cell"].to_numpy(dtype=np.uint64)[rows]
     position = np.minimum(np.searchsorted(inputs.study_cells, cells), inputs.study_cells.size - 1)
     grid_index = np.where(inputs.study_cells[position] == cells, position, -1)
-    return Weighed(rows, grid_index, harm, periods.codes[rows], periods.labels)
+    pair_places, pair_positions = _window_pairs(inputs, rows)
+    return Weighed(rows, grid_index, harm, periods.codes[rows], periods.labels, pair_places, pair_positions)
+
+
+def _window_pairs(inputs: ScoringInputs, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(place index, position in ``rows``) of each incident-place pair whose incident is in the window."""
+    position = np.full(len(inputs.incidents), -1, dtype=np.int64)
+    position[rows] = np.arange(rows.size)
+    found = position[np.asarray(inputs.pair_rows, dtype=np.int64)]
+    keep = found >= 0
+    return np.asarray(inputs.pair_places, dtype=np.int64)[keep], found[keep]
 
 
 def score(inputs: ScoringInputs, settings: ScoringSettings) -> ScoringResult:

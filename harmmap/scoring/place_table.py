@@ -38,15 +38,6 @@ class PlaceStats:
     pairs_in_window: int
 
 
-def window_pairs(inputs, weighed) -> tuple[np.ndarray, np.ndarray]:
-    """(place index, position in ``weighed.rows``) of each incident-place pair in the window."""
-    position = np.full(len(inputs.incidents), -1, dtype=np.int64)
-    position[weighed.rows] = np.arange(weighed.rows.size)
-    found = position[np.asarray(inputs.pair_rows, dtype=np.int64)]
-    keep = found >= 0
-    return np.asarray(inputs.pair_places, dtype=np.int64)[keep], found[keep]
-
-
 def _membership(inputs, n_places: int):
     cells = np.asarray(inputs.place_cells, dtype=np.uint64)
     position = np.minimum(np.searchsorted(inputs.study_cells, cells), max(inputs.study_cells.size - 1, 0))
@@ -59,7 +50,7 @@ def build_places(inputs, settings, weighed, cells: CellStats) -> tuple[pd.DataFr
     """Sum, test and rank every place; return the table and the place-wide stats."""
     places = inputs.places.reset_index(drop=True)
     n = len(places)
-    codes, where = window_pairs(inputs, weighed)
+    codes, where = weighed.pair_places, weighed.pair_positions
     unit = {name: harm_by_unit(codes, h[where], n) for name, h in weighed.harm.items()}
     harm, incidents = unit[settings.weights].harm, unit[settings.weights].incidents
     membership = _membership(inputs, n)
