@@ -32,11 +32,10 @@ from harmmap.ingest.identity import hex_prefix
 
 from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
 from harmmap.store.catalog import active_segments
-from harmmap.store.counting import counted_mask
+from harmmap.store.counting import RULE_COLUMNS, counted_mask
 from harmmap.store.segments import read_segments, table_to_frame
 from harmmap.store.workspace import Workspace, connect
 
-_RULE_COLUMNS = ("incident_id", "source", "source_ref", "police_ref", "month", "file_id", "row_number")
 
 
 def _segments(ws: Workspace, sources: Sequence[str] | None) -> list:
@@ -222,7 +221,7 @@ def read_incidents(ws: Workspace, columns: Sequence[str] | None = None, *,
     if not include_uncounted:
         keep = counted_mask(ws, segments, count_rules)
         return table_to_frame(read_segments(ws, segments, wanted, keep=keep))
-    needed = wanted + [c for c in _RULE_COLUMNS if c not in wanted]
+    needed = wanted + [c for c in RULE_COLUMNS if c not in wanted]
     table = read_segments(ws, segments, needed)
     rules = count_rules(table)
     return pd.concat([table_to_frame(table.select(wanted)), rules], axis=1)

@@ -6,6 +6,7 @@ import contextlib
 
 import pyarrow.compute as pc
 
+from harmmap.store.counting import RULE_COLUMNS
 from harmmap.store.incidents import count_rules, read_incident_table
 from harmmap.store.workspace import Workspace, connect, workspace_resolution
 
@@ -42,8 +43,7 @@ def workspace_status(ws: Workspace) -> dict:
     """Return a JSON-ready summary of the workspace."""
     with contextlib.closing(connect(ws)) as conn:
         status = {"workspace": str(ws.root), "resolution": workspace_resolution(ws), **_catalogue_counts(conn)}
-    table = read_incident_table(ws, ["incident_id", "source", "source_ref", "police_ref", "month", "file_id",
-                                     "row_number", "crime_type"])
+    table = read_incident_table(ws, [*RULE_COLUMNS, "crime_type"])
     rules = count_rules(table)
     counted = table.filter(rules["counted"].to_numpy())
     months = sorted({m.strftime("%Y-%m") for m in pc.unique(counted["month"]).to_pylist()})
