@@ -14,7 +14,9 @@ intensifying
 diminishing
     the same, falling from 1.6x to 0.4x;
 sporadic
-    on in a random ~40 % of months, off in the others.
+    on in a random ~40 % of months, off in the others, and always on in the
+    final month after an off month (as ArcGIS defines a sporadic hot spot:
+    hot now, and on again / off again before).
 
 Counts are Poisson draws of the rate, at least 1 in every elevated month.
 """
@@ -75,7 +77,11 @@ def _rates(pattern: str, months: int, rng: np.random.Generator) -> np.ndarray:
         return trend
     if pattern == "sporadic":
         on = rng.random(months) < 0.4
-        if months >= 2 and on.all() or not on.any():
-            on[rng.integers(0, months)] = not on.all()
+        if months >= 3:  # on again in the final month after an off month, and on at least once before
+            on[-2:] = (False, True)
+            if not on[:-2].any():
+                on[rng.integers(0, months - 2)] = True
+        elif not on.any():
+            on[-1] = True
         return on.astype(float)
     raise ValueError(f"unknown pattern {pattern!r}; known: {', '.join(PATTERNS)}")

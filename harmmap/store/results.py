@@ -32,7 +32,10 @@ _TABLES = ("cells", "places", "periods")
 
 
 class Result(Protocol):
-    """What is persisted: :class:`harmmap.scoring.result.ScoringResult` (the store does not import scoring)."""
+    """What is persisted: a scoring or trends result (the store does not import scoring).
+
+    ``metadata["kind"]`` tells them apart (absent: a scoring run).
+    """
 
     cells: pd.DataFrame
     places: pd.DataFrame
@@ -118,33 +121,42 @@ def _row(values: tuple) -> RunRow:
                   incidents, total_harm)
 
 
-def list_runs(ws: Workspace) -> list[RunRow]:
-    """Return the registered runs, newest first."""
+def run_kind(run: RunRow) -> str:
+    """``"scoring"`` or ``"trends"`` (runs saved before kinds existed are scoring runs)."""
+    return str(run.metadata.get("kind", "scoring"))
+
+
+def list_runs(ws: Workspace, kind: str | None = None) -> list[RunRow]:
+    """Return the registered runs (of one ``kind`` when given), newest first."""
     with contextlib.closing(connect(ws)) as conn:
         rows = conn.execute("SELECT run_id, created_at, path, settings, metadata, cells, places, incidents,"
                             " total_harm FROM scoring_runs ORDER BY rowid DESC").fetchall()
-    return [_row(r) for r in rows]
+    runs = [_row(r) for r in rows]
+    return runs if kind is None else [run for run in runs if run_kind(run) == kind]
 
 
-def find_run(ws: Workspace, run_id: str | None = None) -> RunRow:
-    """Return one run (the latest when ``run_id`` is None) or raise WorkspaceError."""
-    runs = list_runs(ws)
+_MAKE = {"scoring": "harmmap score", "trends": "harmmap trends"}
+
+
+def find_run(ws: Workspace, run_id: str | None = None, kind: str = "scoring") -> RunRow:
+    """Return one run of ``kind`` (the latest when ``run_id`` is None) or raise WorkspaceError."""
+    runs = list_runs(ws, kind)
     if not runs:
-        raise WorkspaceError("this workspace has no scoring run yet", given=str(ws.root),
-                             fix="run `harmmap score` first")
+        raise WorkspaceError(f"this workspace has no {kind} run yet", given=str(ws.root),
+                             fix=f"run `{_MAKE.get(kind, 'harmmap score')}` first")
     if run_id is None:
         return runs[0]
     for run in runs:
         if run.run_id == run_id:
             return run
-    raise WorkspaceError("no scoring run with this id", given=run_id,
+    raise WorkspaceError(f"no {kind} run with this id", given=run_id,
                          fix=f"use one of: {', '.join(r.run_id for r in runs[:5])}")
 
 
-def load_result(ws: Workspace, run_id: str | None = None,
-                tables: tuple[str, ...] = _TABLES) -> tuple[RunRow, dict[str, pd.DataFrame]]:
+def load_result(ws: Workspace, run_id: str | None = None, tables: tuple[str, ...] = _TABLES,
+                kind: str = "scoring") -> tuple[RunRow, dict[str, pd.DataFrame]]:
     """Return a run's row and the requested tables (``cells``, ``places``, ``periods``)."""
-    run = find_run(ws, run_id)
+    run = find_run(ws, run_id, kind)
     folder = ws.root / run.path
     frames = {}
     for name in tables:

@@ -252,7 +252,7 @@ def test_profiles_follow_their_pattern(pattern):
         elif pattern == "diminishing":
             assert on.mean() >= 0.9 and on[-1] and thirds[0] > 1.7 * thirds[1] and trend < -0.6
         else:
-            assert 0.15 < on.mean() < 0.7
+            assert 0.15 < on.mean() < 0.7 and on[-1] and not on[-2] and on[:-2].any()
 
 
 def test_bad_arguments_raise_config_errors(tmp_path):
