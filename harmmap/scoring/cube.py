@@ -54,13 +54,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from harmmap.errors import ConfigError
-from harmmap.scoring.fdr import reject_benjamini_hochberg
+from harmmap.scoring.fdr import benjamini_hochberg_threshold
 from harmmap.scoring.getis_ord import CONFIDENCE_LEVELS
 
 GLOBAL_WINDOWS: tuple[str, ...] = ("cube", "slice")
+_MOMENT_ROWS = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,8 @@ class SpaceTimeGi:
 
     Attributes
     ----------
-    gi_z, gi_p : numpy.ndarray of float64
-        z-score and two-sided normal p-value of each bin.
+    gi_z : numpy.ndarray of float64
+        z-score of each bin (``gi_p``, the two-sided normal p-value, is derived from it).
     gi_bin : numpy.ndarray of int8
         -3..+3 confidence bins (99/95/90 % cold .. hot), FDR-adjusted when ``fdr``.
     hot, cold : numpy.ndarray of bool
@@ -80,7 +81,6 @@ class SpaceTimeGi:
     """
 
     gi_z: np.ndarray
-    gi_p: np.ndarray
     gi_bin: np.ndarray
     hot: np.ndarray
     cold: np.ndarray
@@ -88,6 +88,11 @@ class SpaceTimeGi:
     global_window: str
     fdr: bool
     alpha: float
+
+    @property
+    def gi_p(self) -> np.ndarray:
+        """Two-sided normal p-value of each bin (computed on demand: a national cube has 10^8 bins)."""
+        return 2.0 * ndtr(-np.abs(self.gi_z))
 
 
 def incidents_to_cube(unit_index: np.ndarray, period_index: np.ndarray, values: np.ndarray,
@@ -147,17 +152,35 @@ def _check_settings(time_steps: int, global_window: str, alpha: float) -> None:
 
 
 def _time_window(spatial: np.ndarray, spatial_size: np.ndarray, time_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Add the ``time_steps`` earlier periods to each bin's spatial sum; return sums and sizes (W)."""
-    sums = spatial
+    """Add the ``time_steps`` earlier periods to each bin's spatial sum; return sums and sizes (W).
+
+    W has shape (cells, 1) without time steps (it does not vary by period) and
+    (cells, periods) with them, so the common case never builds a second cube.
+    """
+    spatial_size = spatial_size.astype(np.float64)[:, None]
+    if not time_steps:
+        return spatial, spatial_size
     periods = spatial.shape[1]
-    if time_steps:
-        total = np.cumsum(spatial, axis=1)
-        sums = total.copy()
-        if time_steps + 1 < periods:
-            sums[:, time_steps + 1:] -= total[:, : periods - time_steps - 1]
-        del total
+    total = np.cumsum(spatial, axis=1)
+    sums = total.copy()
+    if time_steps + 1 < periods:
+        sums[:, time_steps + 1:] -= total[:, : periods - time_steps - 1]
+    del total
     depth = np.minimum(np.arange(periods), time_steps) + 1.0
-    return sums, spatial_size.astype(np.float64)[:, None] * depth[None, :]
+    return sums, spatial_size * depth[None, :]
+
+
+def _moments(cube: np.ndarray, per_period: bool) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Mean and population standard deviation of the cube (or of each period), two-pass, in row blocks
+    so that no temporary as large as the cube is made."""
+    rows = cube.shape[0]
+    mean = cube.sum(axis=0) / rows if per_period else cube.sum() / cube.size
+    squares = np.zeros(cube.shape[1]) if per_period else 0.0
+    for start in range(0, rows, _MOMENT_ROWS):
+        block = cube[start:start + _MOMENT_ROWS] - mean
+        block *= block
+        squares = squares + (block.sum(axis=0) if per_period else block.sum())
+    return mean, np.sqrt(squares / (rows if per_period else cube.size))
 
 
 def _z_scores(sums: np.ndarray, size: np.ndarray, cube: np.ndarray, global_window: str) -> np.ndarray:
@@ -165,22 +188,51 @@ def _z_scores(sums: np.ndarray, size: np.ndarray, cube: np.ndarray, global_windo
 
     A neighbourhood of the whole window (``W = N``) or of no bin has no variance: z = 0.
     """
-    if global_window == "cube":
-        n, mean, sd = float(cube.size), cube.mean(), cube.std()
-    else:
-        n, mean, sd = float(cube.shape[0]), cube.mean(axis=0), cube.std(axis=0)
+    per_period = global_window == "slice"
+    n = float(cube.shape[0] if per_period else cube.size)
+    mean, sd = _moments(cube, per_period)
     sums -= mean * size
-    scale = np.sqrt(size * (n - size) / (n - 1.0))
-    scale *= sd
-    return np.divide(sums, scale, out=np.zeros_like(sums), where=scale > 0)
+    scale = np.sqrt(size * (n - size) / (n - 1.0)) * sd
+    sums /= np.where(scale > 0, scale, np.inf)  # no variance: z = 0
+    return sums
 
 
-def _reject(p: np.ndarray, level: float, fdr: bool, global_window: str) -> np.ndarray:
-    if not fdr:
-        return p <= level
-    if global_window == "cube":
-        return reject_benjamini_hochberg(p.ravel(), level).reshape(p.shape)
-    return np.column_stack([reject_benjamini_hochberg(p[:, t], level) for t in range(p.shape[1])])
+def _thresholds(p: np.ndarray, column: np.ndarray, n_columns: int, family: int | None, level: float) -> np.ndarray:
+    """Largest p rejected at ``level`` per column (-1: none); ``family`` None = no FDR, else BH over that many tests."""
+    if family is None:
+        return np.full(n_columns, level)
+    out = np.full(n_columns, -1.0)
+    for t in range(n_columns):
+        mine = p if n_columns == 1 else p[column == t]
+        out[t] = benjamini_hochberg_threshold(np.sort(mine), family, level)
+    return out
+
+
+def _significance(gi_z: np.ndarray, fdr: bool, global_window: str,
+                  alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ArcGIS bins and hot/cold flags.  Only bins with p <= max(0.10, alpha) can be significant at any
+    level, so p-values and the Benjamini-Hochberg thresholds are computed for those bins alone."""
+    loosest = max(0.10, alpha)
+    cut = -ndtri(loosest / 2.0) * (1.0 - 1e-9)
+    flat = gi_z.ravel()
+    index = np.flatnonzero((flat >= cut) | (flat <= -cut))
+    z = flat[index]
+    p = 2.0 * ndtr(-np.abs(z))
+    per_slice = global_window == "slice"
+    n_columns = gi_z.shape[1] if per_slice else 1
+    column = index % gi_z.shape[1] if per_slice else np.zeros(index.size, dtype=np.int64)
+    family = (gi_z.shape[0] if per_slice else gi_z.size) if fdr else None
+    magnitude = np.zeros(index.size, dtype=np.int8)
+    for level, threshold in reversed(CONFIDENCE_LEVELS):
+        magnitude[p <= _thresholds(p, column, n_columns, family, threshold)[column]] = level
+    significant = p <= _thresholds(p, column, n_columns, family, alpha)[column]
+    sign = np.sign(z).astype(np.int8)
+    gi_bin = np.zeros(gi_z.shape, dtype=np.int8)
+    gi_bin.ravel()[index] = magnitude * sign
+    hot, cold = np.zeros(gi_z.shape, dtype=bool), np.zeros(gi_z.shape, dtype=bool)
+    hot.ravel()[index] = significant & (sign > 0)
+    cold.ravel()[index] = significant & (sign < 0)
+    return gi_bin, hot, cold
 
 
 def space_time_gi_star(cube: np.ndarray, neighbours: sp.spmatrix, *, time_steps: int = 0,
@@ -258,17 +310,5 @@ def _test_bins(spatial: np.ndarray, spatial_size: np.ndarray, cube: np.ndarray, 
                global_window: str, fdr: bool, alpha: float) -> SpaceTimeGi:
     sums, size = _time_window(spatial, spatial_size, time_steps)
     gi_z = _z_scores(sums, size, cube, global_window)
-    del size
-    gi_p = np.abs(gi_z)
-    np.negative(gi_p, out=gi_p)
-    gi_p = ndtr(gi_p, out=gi_p)
-    gi_p *= 2.0
-    positive, negative = gi_z > 0, gi_z < 0
-    gi_bin = np.zeros(gi_z.shape, dtype=np.int8)
-    for level, threshold in reversed(CONFIDENCE_LEVELS):
-        rejected = _reject(gi_p, threshold, fdr, global_window)
-        gi_bin[rejected & positive] = level
-        gi_bin[rejected & negative] = -level
-    rejected = _reject(gi_p, alpha, fdr, global_window)
-    return SpaceTimeGi(gi_z, gi_p, gi_bin, rejected & positive, rejected & negative, time_steps, global_window,
-                       fdr, alpha)
+    gi_bin, hot, cold = _significance(gi_z, fdr, global_window, alpha)
+    return SpaceTimeGi(gi_z, gi_bin, hot, cold, time_steps, global_window, fdr, alpha)

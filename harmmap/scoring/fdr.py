@@ -104,15 +104,32 @@ def reject_benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
                           fix="use e.g. alpha=0.05 (95 % confidence)")
     p = _check_p_values(p)
     tested = ~np.isnan(p)
-    m = int(tested.sum())
     # Only p-values <= alpha can be rejected, and their ranks among all m tests are their ranks
     # among themselves: sorting just those keeps this fast on cubes of 10^8 bins.
     candidates = np.flatnonzero(np.less_equal(p, alpha, where=tested, out=np.zeros(p.shape, dtype=bool)))
+    threshold = benjamini_hochberg_threshold(np.sort(p[candidates]), int(tested.sum()), float(alpha))
     rejected = np.zeros(p.shape, dtype=bool)
-    if candidates.size == 0:
-        return rejected
-    ordered = np.sort(p[candidates])
-    passes = np.flatnonzero(ordered * m <= float(alpha) * np.arange(1, ordered.size + 1))
-    if passes.size:
-        rejected[candidates] = p[candidates] <= ordered[passes[-1]]
+    rejected[candidates] = p[candidates] <= threshold
     return rejected
+
+
+def benjamini_hochberg_threshold(ascending: np.ndarray, m: int, alpha: float) -> float:
+    """Return the largest p-value Benjamini-Hochberg rejects at ``alpha``, or -1 when it rejects none.
+
+    Parameters
+    ----------
+    ascending : numpy.ndarray of float
+        The smallest p-values of the family, sorted ascending: at least every
+        p-value <= ``alpha`` (larger ones can never be rejected).
+    m : int
+        Number of tests in the whole family.
+    alpha : float
+        False discovery rate.
+
+    Returns
+    -------
+    float
+        ``p(k)`` for the largest ``k`` with ``p(k) <= k / m * alpha``; reject every ``p <= p(k)``.
+    """
+    passes = np.flatnonzero(ascending * m <= alpha * np.arange(1, ascending.size + 1))
+    return float(ascending[passes[-1]]) if passes.size else -1.0
