@@ -48,3 +48,7 @@ class WorkspaceError(HarmmapError, RuntimeError):
 
 class ConfigError(HarmmapError, ValueError):
     """A setting or command-line option has an invalid value."""
+
+
+class ReportError(HarmmapError, RuntimeError):
+    """A report cannot be rendered (no headless browser, a page that fails to load, ...)."""

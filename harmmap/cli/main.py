@@ -31,9 +31,9 @@ def main(ctx: click.Context, workspace: str) -> None:
 
 
 def _register() -> None:
-    from harmmap.cli import demo, ingest, places, score, status
+    from harmmap.cli import demo, ingest, places, report, score, status, trends
 
-    for module in (ingest, places, status, score, demo):
+    for module in (ingest, places, status, score, trends, report, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -208,21 +208,23 @@ def test_count_weights_find_new_hotspots_in_the_last_month(world, figures):
     assert got.fdr_intensity <= 0.05  # measured 0.000
 
 
-def test_sporadic_cells_off_in_the_last_month_are_found_less_often(world, figures):
-    # The truth for a window is the planted count inside it: sporadic cells switched off in the last
-    # month have only background there.  They are still often hot (measured 0.40-0.70), because every
-    # planted cell sits in a town centre whose background is itself dense; they are found less often
-    # than the sporadic cells that were on (0.82-1.00).
-    figures("count", LAST, "last month")
-    settings = ScoringSettings(weights="count", k=K, window=(MONTH_LABELS[-1],) * 2, permutations=99,
+def test_sporadic_cells_off_in_a_month_are_found_less_often(world, figures):
+    # The truth for a window is the planted count inside it: sporadic cells switched off in a month have
+    # only background there.  They are still often hot, because every planted cell sits in a town centre
+    # whose background is itself dense; they are found less often than the sporadic cells that were on.
+    # (A middle month: the simulator always switches sporadic cells on in the final month, as ArcGIS's
+    # definition of a sporadic hot spot requires, and off in the month before.)
+    middle = MONTHS // 2
+    figures("count", np.array([middle]), "a middle month")
+    settings = ScoringSettings(weights="count", k=K, window=(MONTH_LABELS[middle],) * 2, permutations=99,
                                replicates=20, seed=1)
     cells = score_workspace(world.ws, settings).result.cells
     hot = set(cells.loc[cells["gi_bin"] >= 2, "cell"].tolist())
     sporadic = world.truth[world.truth["pattern"] == "sporadic"]
-    on = np.array([p[-1] > 0 for p in sporadic["profile"]])
+    on = np.array([p[middle] > 0 for p in sporadic["profile"]])
     found = sporadic["cell"].isin(hot).to_numpy()
-    print(f"\n[count, last month] sporadic cells on in that month found {found[on].mean():.2f} ({on.sum()}), "
-          f"off {found[~on].mean():.2f} ({(~on).sum()})")
+    print(f"\n[count, {MONTH_LABELS[middle]}] sporadic cells on in that month found {found[on].mean():.2f} "
+          f"({on.sum()}), off {found[~on].mean():.2f} ({(~on).sum()})")
     assert on.any() and (~on).any()
     assert found[on].mean() >= found[~on].mean()
 
