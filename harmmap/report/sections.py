@@ -37,7 +37,7 @@ def _gi_label(bins: pd.Series) -> list[str]:
 
 def build_current(result, places, period, threshold: int) -> Section:
     """Current picture: top places and cells by harm, Gi* map, concentration."""
-    ranked = result.places.sort_values("rank").head(TOP_PLACES)
+    ranked = result.places[result.places["incidents"] > 0].sort_values("rank").head(TOP_PLACES)
     place_table = ReportTable(
         f"Top {len(ranked)} places by harm, {period.name}",
         pd.DataFrame({"Rank": ranked["rank"].to_numpy(), "Place": ranked["name"].astype(str).to_numpy(),
@@ -81,28 +81,35 @@ def _class_table(frame: pd.DataFrame, unit: str) -> ReportTable:
                        plain_columns=(unit,), note="Incidents and harm over the whole trend window.")
 
 
+def _recent_places(trends) -> pd.DataFrame:
+    """Places with harm in the last six months, most harm first."""
+    places = trends.places[trends.places["harm_recent"] > 0]
+    return places.sort_values("harm_recent", ascending=False)
+
+
 def _place_trend_table(trends) -> ReportTable:
-    places = trends.places.sort_values("harm_recent", ascending=False).head(TOP_PLACES)
+    places = _recent_places(trends).head(TOP_PLACES)
     table = pd.DataFrame({
         "Place": places["name"].astype(str).to_numpy(),
-        "Emerging class": codes_to_names(places["emerging_code"].to_numpy()),
-        "Incidents (last 6 months)": places["incidents_recent"].to_numpy(float),
-        "Harm (last 6 months)": places["harm_recent"].to_numpy(),
-        "Change vs previous 6 months (%)": places["change_previous_pct"].to_numpy(),
-        "Change vs a year earlier (%)": places["change_year_pct"].to_numpy(),
-        "Trend z (Mann-Kendall)": places["harm_trend_z"].to_numpy(),
-        "Slope (harm per month)": places["harm_slope"].to_numpy()})
+        "Class": codes_to_names(places["emerging_code"].to_numpy()),
+        "Incidents": places["incidents_recent"].to_numpy(float),
+        "Harm": places["harm_recent"].to_numpy(),
+        "Change on previous 6 months (%)": places["change_previous_pct"].to_numpy(),
+        "Change on a year earlier (%)": places["change_year_pct"].to_numpy(),
+        "Trend z": places["harm_trend_z"].to_numpy(),
+        "Slope": places["harm_slope"].to_numpy()})
     return ReportTable(
-        "Place trends", table, count_columns=("Incidents (last 6 months)",),
-        value_columns=("Harm (last 6 months)", "Change vs previous 6 months (%)", "Change vs a year earlier (%)",
-                       "Slope (harm per month)"),
-        plain_columns=("Trend z (Mann-Kendall)",),
-        note="Places with the most harm in the last six months. Changes compare harm totals; [x] means the "
-             "comparison period is not covered by the data or had no harm.")
+        "Place trends: the last six months", table, count_columns=("Incidents",),
+        value_columns=("Harm", "Change on previous 6 months (%)", "Change on a year earlier (%)", "Slope"),
+        plain_columns=("Trend z",),
+        note="Places with harm in the last six months, most first. Incidents and harm: the last six months. "
+             "Changes compare harm totals with the six months before and the same months a year earlier ([x]: not "
+             "covered by the data, or no harm then). Trend z: Mann-Kendall test of the monthly harm series "
+             "(|z| > 1.96 is significant at 5 %). Slope: Sen's slope, harm per month.")
 
 
 def _trend_chart(trends) -> Series:
-    top = trends.places.sort_values("harm_recent", ascending=False).head(CHART_PLACES)
+    top = _recent_places(trends).head(CHART_PLACES)
     periods = trends.periods[trends.periods["kind"] == "place"]
     labels = tuple(trends.metadata["periods"])
     values, counts = {}, {}
@@ -128,10 +135,10 @@ def build_emerging(trends, places, threshold: int) -> Section:
              "historical, their cold-spot mirrors, and no pattern).")
     tables = [_class_table(trends.cells, "Cells")]
     charts = ()
-    if len(trends.places):
+    if len(_recent_places(trends)):
         tables += [_class_table(trends.places, "Places"), _place_trend_table(trends)]
         charts = (_trend_chart(trends),)
-    top = trends.places.sort_values("harm_recent", ascending=False).head(TOP_PLACES)
+    top = _recent_places(trends).head(TOP_PLACES)
     return Section("Emerging trends", intro, maps=(layer,), tables=tuple(tables), charts=charts,
                    boundaries=_boundaries(places[places["place_id"].isin(top["place_id"])]))
 
@@ -164,13 +171,13 @@ def build_predicted(trends, scorecard, comparison, n_cells: int, horizon: int) -
                      _PREDICTED, note=f"The {top5:,} cells (5 % of the study area) with the highest forecast harm.")
     tables = []
     if len(trends.places):
-        top = trends.places.sort_values("forecast_rank").head(TOP_PLACES)
+        top = trends.places[trends.places["forecast_harm"] > 0].sort_values("forecast_rank").head(TOP_PLACES)
         tables.append(ReportTable(
             f"Places with the highest forecast harm, next {horizon} months",
             pd.DataFrame({"Rank": top["forecast_rank"].to_numpy(), "Place": top["name"].astype(str).to_numpy(),
                           "Forecast harm": top["forecast_harm"].round(0).to_numpy(),
                           "Emerging class": codes_to_names(top["emerging_code"].to_numpy())}),
-            plain_columns=("Rank", "Forecast harm"),
+            plain_columns=("Rank", "Forecast harm"), decimals=0,
             note="A forecast is a model estimate, not a count of incidents."))
     intro = MODEL_DESCRIPTIONS[DEFAULT_FORECASTER]
     if scorecard is None:
