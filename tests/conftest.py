@@ -39,3 +39,15 @@ def leicestershire_grid(shared_data: Path, months: int, rings: int = 2):
     values = np.zeros(cells.size)
     values[np.searchsorted(cells, cells_with_data)] = counts
     return cells, values
+
+
+@pytest.fixture(scope="session")
+def simulated_workspace(tmp_path_factory):
+    """A workspace of 24 simulated months (2022-01..2023-12, 5,000 police.uk incidents a month, planted
+    hotspots, one retailer), built once per session; tests must not write to it except to save runs."""
+    from harmmap.cli.demo import build_demo
+    from harmmap.store.workspace import open_workspace
+
+    root = tmp_path_factory.mktemp("simulated") / "ws"
+    build_demo(str(root), seed=7, months=24, per_month=5_000, echo=lambda *_: None, show=lambda _: None)
+    return open_workspace(root)

@@ -142,23 +142,29 @@ def rank_command(obj, what, top, fmt, kind, hot_only, run_id) -> None:
     sys.stdout.write(_render(_rank_frame(what, frame.sort_values("rank").head(top)), fmt).rstrip("\n") + "\n")
 
 
+def _window_text(metadata: dict) -> str:
+    if "window" in metadata:
+        return f"{metadata['window'].get('first', '')}..{metadata['window'].get('last', '')}"
+    periods = metadata.get("periods") or [""]
+    return f"{periods[0]}..{periods[-1]}"
+
+
 @click.command("runs")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def runs_command(obj, as_json) -> None:
-    """List the scoring runs of the workspace, newest first."""
-    from harmmap.store.results import list_runs
+    """List the scoring and trends runs of the workspace, newest first."""
+    from harmmap.store.results import list_runs, run_kind
     from harmmap.store.workspace import open_workspace
 
     runs = list_runs(open_workspace(obj["workspace"]))
-    rows = [{"run_id": r.run_id, "created_at": r.created_at, "incidents": r.incidents, "cells": r.cells,
-             "places": r.places, "weights": r.settings.get("weights"), "k": r.metadata.get("k"),
-             "window": r.metadata.get("window", {}).get("first", "") + ".." + r.metadata.get("window", {}).get("last", "")}
-            for r in runs]
+    rows = [{"run_id": r.run_id, "kind": run_kind(r), "created_at": r.created_at, "incidents": r.incidents,
+             "cells": r.cells, "places": r.places, "weights": r.settings.get("weights"),
+             "k": r.metadata.get("k", r.settings.get("k")), "window": _window_text(r.metadata)} for r in runs]
     if as_json:
         emit_json(rows)
     else:
-        click.echo(pd.DataFrame(rows).to_string(index=False) if rows else "no scoring runs yet")
+        click.echo(pd.DataFrame(rows).to_string(index=False) if rows else "no runs yet")
 
 
 COMMANDS = [score_command, rank_command, runs_command]

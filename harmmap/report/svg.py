@@ -163,7 +163,7 @@ def _north_arrow(frame: _Frame) -> str:
 def _legend(layer: MapLayer, x0: float) -> tuple[str, float]:
     names, counts = np.unique(layer.category, return_counts=True)
     per_class = dict(zip(names.tolist(), counts.tolist()))
-    rows = [f'<text x="{x0:.1f}" y="18" font-size="12.5" font-weight="600">{escape_text(layer.title)}</text>']
+    rows = [f'<text x="{x0:.1f}" y="18" font-size="12.5" font-weight="600">Cells by class</text>']
     y = 36.0
     for name in layer.legend_order:
         rows.append(

@@ -177,7 +177,7 @@ def test_rank_before_any_score_is_a_one_line_error(tmp_path):
     ok(tmp_path / "ws", "init")
     _one_line_error(invoke(tmp_path / "ws", "rank", "places"), "harmmap score")
     _one_line_error(invoke(tmp_path / "ws", "rank", "cells", "--format", "json"), "harmmap score")
-    assert "no scoring runs yet" in ok(tmp_path / "ws", "runs")
+    assert "no runs yet" in ok(tmp_path / "ws", "runs")
     assert json.loads(ok(tmp_path / "ws", "runs", "--json")) == []
 
 
