@@ -78,23 +78,52 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def demo_command(obj, seed, months, per_month, as_json) -> None:
-    """Build a demo workspace from simulated data, score it and show the ranking."""
+    """Build a demo workspace from simulated data, score it, analyse trends, write the assessment."""
     from harmmap.analysis.score import score_workspace
+    from harmmap.analysis.trends import trend_workspace
     from harmmap.cli.score import print_summary, summarise
+    from harmmap.scoring.trend_run import TrendSettings
     from harmmap.scoring.pipeline import ScoringSettings
     from harmmap.store.workspace import open_workspace
 
     quiet = lambda *_: None  # noqa: E731
     status = build_demo(obj["workspace"], seed, months, per_month,
                         echo=quiet if as_json else click.echo, show=quiet if as_json else print_ingest)
-    run = score_workspace(open_workspace(obj["workspace"]), ScoringSettings(seed=seed),
-                          progress=quiet if as_json else (lambda m: click.echo(m, err=True)))
+    say = quiet if as_json else (lambda m: click.echo(m, err=True))
+    ws = open_workspace(obj["workspace"])
+    run = score_workspace(ws, ScoringSettings(seed=seed), progress=say)
+    trends = trend_workspace(ws, TrendSettings(), progress=say)
+    report = write_demo_report(ws, say)
+    extra = {"trends_run": trends.run_id, "cell_classes": trends.result.metadata["cell_classes"], "report": report}
     if as_json:
-        emit_json(status | {"scoring": summarise(run)})
+        emit_json(status | {"scoring": summarise(run)} | extra)
         return
     print_status(status)
     click.echo("")
     print_summary(summarise(run), run.result)
+    click.echo(f"\ntrends run {trends.run_id}: cells by emerging class: "
+               + ", ".join(f"{key} {n:,}" for key, n in trends.result.metadata["cell_classes"].items()))
+    if report:
+        click.echo(f"six-monthly assessment: {report}")
+
+
+def write_demo_report(ws, say) -> str | None:
+    """Write the assessment of the latest complete half-year to ``<workspace>/reports/``; its path or None."""
+    from harmmap.cli.report import _write_atomically
+    from harmmap.report.assessment import build_assessment, latest_half_year
+    from harmmap.report.render import render_assessment
+    from harmmap.store.status import workspace_status
+
+    months = workspace_status(ws)["incidents"].get("months") or {}
+    if not months.get("count", 0) >= 12:
+        return None
+    period = latest_half_year(months["last"])
+    assessment = build_assessment(ws, period.label, area_name="Simulated East Midlands", progress=say)
+    folder = ws.root / "reports"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"assessment-{period.label}.html"
+    _write_atomically(path, render_assessment(assessment))
+    return str(path)
 
 
 COMMANDS = [simulate_command, demo_command]

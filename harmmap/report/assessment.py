@@ -64,6 +64,14 @@ def parse_half_year(text: str) -> HalfYear:
     return HalfYear(f"{year}H{half}", first, last, name)
 
 
+def latest_half_year(last_month: str) -> HalfYear:
+    """The latest half-year that ends at or before ``last_month`` (``"YYYY-MM"``)."""
+    year, month = int(last_month[:4]), int(last_month[5:7])
+    if month == 12:
+        return parse_half_year(f"{year}H2")
+    return parse_half_year(f"{year}H1") if month >= 6 else parse_half_year(f"{year - 1}H2")
+
+
 def _months_covered(inputs, period: HalfYear) -> tuple[str, int]:
     """First month of the trend window; raise if the data do not cover the half-year."""
     months = inputs.incidents["month"].to_numpy(dtype="datetime64[M]")
