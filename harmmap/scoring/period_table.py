@@ -52,6 +52,41 @@ def build_periods(inputs, weighed, primary: str, cells) -> pd.DataFrame:
                      ignore_index=True)
 
 
+def _long_by_type(kind: str, units: np.ndarray, harm: np.ndarray, incidents: np.ndarray, labels: tuple[str, ...],
+                  types: list) -> pd.DataFrame:
+    unit_index, combined = np.nonzero(incidents > 0)
+    return pd.DataFrame({
+        "unit_kind": kind, "unit": units[unit_index],
+        "period": np.asarray(labels, dtype=object)[combined // len(types)],
+        "crime_type": np.asarray(types, dtype=object)[combined % len(types)],
+        "harm": harm[unit_index, combined], "incidents": incidents[unit_index, combined],
+    })
+
+
+def build_crime_types(inputs, weighed, primary: str, cells) -> pd.DataFrame:
+    """Harm and incidents per (unit, period, crime type), for places and for cells with an incident."""
+    codes, types = pd.factorize(inputs.incidents["crime_type"].to_numpy()[weighed.rows], sort=True)
+    types = [str(t) for t in types] or ["-"]
+    n = len(weighed.period_labels) * len(types)
+    combined = weighed.period_codes * len(types) + codes
+    harm = weighed.harm[primary]
+    where = weighed.pair_positions
+    place = harm_by_unit(weighed.pair_places, harm[where], len(inputs.places), period_codes=combined[where],
+                         n_periods=n)
+    inside = weighed.grid_index >= 0
+    active = np.flatnonzero(cells.incidents > 0)
+    compact = np.full(inputs.study_cells.size, -1, dtype=np.int64)
+    compact[active] = np.arange(active.size)
+    cell = harm_by_unit(compact[weighed.grid_index[inside]], harm[inside], active.size,
+                        period_codes=combined[inside], n_periods=n)
+    labels = weighed.period_labels
+    return pd.concat([
+        _long_by_type("place", inputs.places["place_id"].astype(str).to_numpy(dtype=object), place.harm,
+                      place.incidents, labels, types),
+        _long_by_type("cell", cells_to_strings(inputs.study_cells[active]).astype(object), cell.harm, cell.incidents,
+                      labels, types)], ignore_index=True)
+
+
 def _concentration(summary) -> dict[str, Any] | None:
     if summary is None:
         return None

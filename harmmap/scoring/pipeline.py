@@ -43,7 +43,7 @@ from harmmap.scoring.periods import months_to_periods, recency_weights
 from harmmap.scoring.result import ScoringResult
 from harmmap.scoring.scale import choose_neighbourhood
 from harmmap.scoring.cell_table import build_cells
-from harmmap.scoring.period_table import build_periods, summarise_run
+from harmmap.scoring.period_table import build_crime_types, build_periods, summarise_run
 from harmmap.scoring.place_table import build_places
 
 SIGNIFICANCE = ("analytic", "randomisation", "conditional")
@@ -250,5 +250,6 @@ def score(inputs: ScoringInputs, settings: ScoringSettings) -> ScoringResult:
     cells, cell_stats = build_cells(inputs, settings, weighed, cell_harm, neighbours)
     places, place_stats = build_places(inputs, settings, weighed, cell_stats)
     periods = build_periods(inputs, weighed, settings.weights, cell_stats)
+    crime_types = build_crime_types(inputs, weighed, settings.weights, cell_stats)
     metadata = summarise_run(inputs, settings, weighed, k, scale, cell_stats, place_stats)
-    return ScoringResult(cells=cells, places=places, periods=periods, metadata=metadata)
+    return ScoringResult(cells=cells, places=places, periods=periods, metadata=metadata, crime_types=crime_types)

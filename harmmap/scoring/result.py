@@ -33,7 +33,7 @@ Tables (pandas DataFrames; the column lists below are the contract):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pandas as pd
@@ -50,6 +50,8 @@ PLACE_COLUMNS: tuple[str, ...] = (
     "rank", "rank_low", "rank_high", "p_top_n",
 )
 PERIOD_COLUMNS: tuple[str, ...] = ("unit_kind", "unit", "period", "harm", "incidents")
+#: Harm and incidents per unit, period and police.uk crime type (for the map's crime-type filter).
+CRIME_TYPE_COLUMNS: tuple[str, ...] = ("unit_kind", "unit", "period", "crime_type", "harm", "incidents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class ScoringResult:
     ----------
     cells, places, periods : pandas.DataFrame
         See the module docstring for their columns.
+    crime_types : pandas.DataFrame
+        ``periods`` broken down by crime type (:data:`CRIME_TYPE_COLUMNS`).
     metadata : Mapping
         JSON-serialisable: settings, weights (name, version, unverified
         entries), resolution, k and the reason for it, window, seed,
@@ -71,10 +75,12 @@ class ScoringResult:
     places: pd.DataFrame
     periods: pd.DataFrame
     metadata: Mapping[str, Any]
+    crime_types: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CRIME_TYPE_COLUMNS)))
 
     def __post_init__(self) -> None:
         for name, frame, columns in (("cells", self.cells, CELL_COLUMNS), ("places", self.places, PLACE_COLUMNS),
-                                     ("periods", self.periods, PERIOD_COLUMNS)):
+                                     ("periods", self.periods, PERIOD_COLUMNS),
+                                     ("crime_types", self.crime_types, CRIME_TYPE_COLUMNS)):
             missing = [c for c in columns if c not in frame.columns]
             if missing:
                 raise SchemaError(f"ScoringResult.{name} lacks columns", given=str(missing),

@@ -28,7 +28,7 @@ from harmmap.store.segments import fsync_path
 from harmmap.store.workspace import Workspace, connect, now_utc, transaction, write_lock
 
 RESULTS_DIR = "results"
-_TABLES = ("cells", "places", "periods")
+_TABLES = ("cells", "places", "periods", "crime_types")  # crime_types: optional (runs before it, trends runs)
 
 
 class Result(Protocol):
@@ -66,7 +66,9 @@ def _new_run_id() -> str:
 def _write_tables(folder: Path, result: Result) -> None:
     folder.mkdir(parents=True)
     for name in _TABLES:
-        frame: pd.DataFrame = getattr(result, name)
+        frame: pd.DataFrame | None = getattr(result, name, None)
+        if frame is None:
+            continue
         table = pa.Table.from_pandas(frame, preserve_index=False)
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
     (folder / "metadata.json").write_text(json.dumps(result.metadata, indent=1, sort_keys=True), encoding="utf-8")
@@ -153,7 +155,7 @@ def find_run(ws: Workspace, run_id: str | None = None, kind: str = "scoring") ->
                          fix=f"use one of: {', '.join(r.run_id for r in runs[:5])}")
 
 
-def load_result(ws: Workspace, run_id: str | None = None, tables: tuple[str, ...] = _TABLES,
+def load_result(ws: Workspace, run_id: str | None = None, tables: tuple[str, ...] = _TABLES[:3],
                 kind: str = "scoring") -> tuple[RunRow, dict[str, pd.DataFrame]]:
     """Return a run's row and the requested tables (``cells``, ``places``, ``periods``)."""
     run = find_run(ws, run_id, kind)
@@ -162,5 +164,6 @@ def load_result(ws: Workspace, run_id: str | None = None, tables: tuple[str, ...
     for name in tables:
         if name not in _TABLES:
             raise WorkspaceError("unknown result table", given=name, fix=f"use one of {list(_TABLES)}")
-        frames[name] = pq.read_table(folder / f"{name}.parquet").to_pandas()
+        path = folder / f"{name}.parquet"
+        frames[name] = pq.read_table(path).to_pandas() if path.exists() or name != "crime_types" else pd.DataFrame()
     return run, frames

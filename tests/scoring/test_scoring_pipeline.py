@@ -395,3 +395,11 @@ def test_errors_are_config_errors(example):
         score(inputs, dataclasses.replace(FAST, top_n=0))
     with pytest.raises(ConfigError):
         score(inputs, dataclasses.replace(FAST, period="fortnight"))
+
+
+def test_crime_type_breakdown_adds_up_to_the_period_table(example):
+    incidents, result = example
+    by_type = result.crime_types.groupby(["unit_kind", "unit", "period"])[["harm", "incidents"]].sum()
+    periods = result.periods.set_index(["unit_kind", "unit", "period"])[["harm", "incidents"]]
+    pd.testing.assert_frame_equal(by_type.sort_index(), periods.sort_index(), check_dtype=False)
+    assert set(result.crime_types["crime_type"]) <= set(incidents["crime_type"])
