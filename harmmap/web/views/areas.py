@@ -1,0 +1,7 @@
+"""Screen: areas (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blueprint = Blueprint("areas", __name__)
