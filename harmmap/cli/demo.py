@@ -75,9 +75,12 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
 @click.option("--seed", default=20240601, show_default=True, type=int)
 @click.option("--months", default=36, show_default=True, type=click.IntRange(6, 120))
 @click.option("--per-month", "per_month", default=20_000, show_default=True, type=click.IntRange(100))
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the web app when done.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def demo_command(obj, seed, months, per_month, as_json) -> None:
+def demo_command(obj, seed, months, per_month, serve, host, port, as_json) -> None:
     """Build a demo workspace from simulated data, score it, analyse trends, write the assessment."""
     from harmmap.analysis.score import score_workspace
     from harmmap.analysis.trends import trend_workspace
@@ -94,17 +97,35 @@ def demo_command(obj, seed, months, per_month, as_json) -> None:
     run = score_workspace(ws, ScoringSettings(seed=seed), progress=say)
     trends = trend_workspace(ws, TrendSettings(), progress=say)
     report = write_demo_report(ws, say)
-    extra = {"trends_run": trends.run_id, "cell_classes": trends.result.metadata["cell_classes"], "report": report}
+    username, password = demo_login(ws)
+    extra = {"trends_run": trends.run_id, "cell_classes": trends.result.metadata["cell_classes"], "report": report,
+             "login": {"username": username, "password": password}, "url": f"http://{host}:{port}/"}
     if as_json:
         emit_json(status | {"scoring": summarise(run)} | extra)
-        return
-    print_status(status)
-    click.echo("")
-    print_summary(summarise(run), run.result)
-    click.echo(f"\ntrends run {trends.run_id}: cells by emerging class: "
-               + ", ".join(f"{key} {n:,}" for key, n in trends.result.metadata["cell_classes"].items()))
-    if report:
-        click.echo(f"six-monthly assessment: {report}")
+    else:
+        print_status(status)
+        click.echo("")
+        print_summary(summarise(run), run.result)
+        click.echo(f"\ntrends run {trends.run_id}: cells by emerging class: "
+                   + ", ".join(f"{key} {n:,}" for key, n in trends.result.metadata["cell_classes"].items()))
+        if report:
+            click.echo(f"six-monthly assessment: {report}")
+        click.echo(f"\nweb app: http://{host}:{port}/  log in as {username} / {password}  (new password each run)")
+    if serve:
+        from harmmap.cli.web import serve_app
+
+        serve_app(str(ws.root), host, port, threads=8)
+
+
+def demo_login(ws) -> tuple[str, str]:
+    """The demo's admin login: created on the first run, a fresh password on every run (printed once)."""
+    from harmmap.errors import WorkspaceError
+    from harmmap.store.accounts import add_user, reset_password
+
+    try:
+        return "demo", reset_password(ws, "demo")
+    except WorkspaceError:
+        return "demo", add_user(ws, "demo", "admin")[1]
 
 
 def write_demo_report(ws, say) -> str | None:

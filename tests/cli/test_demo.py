@@ -17,7 +17,7 @@ def run(*args):
 
 def test_demo_builds_a_workspace_and_is_idempotent(tmp_path):
     ws = str(tmp_path / "ws")
-    status = json.loads(run("--workspace", ws, "demo", "--months", "6", "--per-month", "800", "--json").stdout)
+    status = json.loads(run("--workspace", ws, "demo", "--months", "6", "--per-month", "800", "--no-serve", "--json").stdout)
     incidents = status["incidents"]
     assert incidents["months"]["count"] == 6
     assert status["places_by_kind"] == {"town_centre": 33}
@@ -30,7 +30,7 @@ def test_demo_builds_a_workspace_and_is_idempotent(tmp_path):
     scoring = status["scoring"]
     assert scoring["totals"]["incidents"] == incidents["counted"]
     assert scoring["grid"]["hot_cells_95"] > 0  # the planted hotspots show up
-    again = json.loads(run("--workspace", ws, "demo", "--months", "6", "--per-month", "800", "--json").stdout)
+    again = json.loads(run("--workspace", ws, "demo", "--months", "6", "--per-month", "800", "--no-serve", "--json").stdout)
     assert again["incidents"] == incidents  # re-running adds nothing
     assert again["scoring"]["run_id"] != scoring["run_id"]
     assert again["scoring"]["totals"] == scoring["totals"]  # same data, same seed: same run
