@@ -28,7 +28,11 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _respond(error.code or 500, error.name, error.description or "")
+        response = _respond(error.code or 500, error.name, error.description or "")
+        if getattr(error, "valid_methods", None):  # 405 must say what is allowed
+            body, status = response
+            return body, status, {"Allow": ", ".join(sorted(error.valid_methods))}
+        return response
 
     @app.errorhandler(HarmmapError)
     def harmmap_error(error: HarmmapError):

@@ -49,6 +49,8 @@ def load_user() -> None:
         else:
             session.clear()
     if request.method in _UNSAFE:
+        if g.user is None and request.path.startswith("/api/"):
+            abort(401)  # not logged in comes before a missing CSRF token
         csrf.protect()
 
 

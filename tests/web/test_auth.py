@@ -32,11 +32,12 @@ def test_login_logout_and_logout_ends_every_session(app):
     assert second.get("/").status_code == 302  # the other session is gone too
 
 
-def test_wrong_password_is_401_and_repeated_failures_are_rate_limited(app):
+def test_wrong_password_is_401_and_repeated_failures_are_rate_limited(app, web_workspace):
+    add_user(web_workspace, "target_user", "planner", password=PASSWORD)  # its own user: others keep logging in
     client = app.test_client()
     for _ in range(5):
-        assert login(client, "deploy", "wrong-password-1").status_code == 401
-    assert login(client, "deploy").status_code == 429  # even the right password waits now
+        assert login(client, "target_user", "wrong-password-1").status_code == 401
+    assert login(client, "target_user").status_code == 429  # even the right password waits now
     entries = read_audit(app.extensions["harmmap"].ws, 20)
     assert {"login_failed", "login_blocked"} <= {e["action"] for e in entries}
 
