@@ -90,3 +90,52 @@ def test_login_page_renders_offline(page, live_server):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web_login.png"))
     assert page.outside_requests == []
+
+
+def test_planner_sees_hexagons_boundaries_and_legend_with_nothing_fetched_from_outside(page, live_server):
+    log_in(page, live_server, "planner")
+    page.goto(f"{live_server}/map")
+    page.wait_for_selector("#map[data-ready='1']", timeout=30_000)
+    page.wait_for_function("document.querySelector('#map').dataset.boundaries !== undefined", timeout=30_000)
+    cells = int(page.get_attribute("#map", "data-cells"))
+    boundaries = int(page.get_attribute("#map", "data-boundaries"))
+    legend_rows = page.locator("#legend .legend-row").count()
+    drawn = page.evaluate("document.querySelectorAll('#map canvas').length")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web_map.png"))
+    assert cells > 100 and boundaries > 0 and legend_rows >= 5 and drawn >= 1
+    assert page.locator(".leaflet-tile").count() == 0  # no basemap configured: boundaries only
+    assert page.outside_requests == []
+
+
+def test_place_page_and_an_export_download(page, live_server):
+    log_in(page, live_server, "deploy")
+    page.goto(f"{live_server}/places")
+    first = page.locator("table a[href^='/places/']").first
+    name = first.inner_text()
+    first.click()
+    page.wait_for_load_state("networkidle")
+    assert name in page.content()
+    page.screenshot(path=str(ARTIFACTS / "web_place.png"), full_page=True)
+    page.goto(f"{live_server}/deployment?kind=stores&top=50")
+    with page.expect_download() as info:
+        page.locator("a.button", has_text="CSV").first.click()
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert 0 < len(rows) <= 50 and {"lat", "lng", "easting", "northing"} <= set(rows[0])
+    names = {r.get("name", "") for r in rows}
+    assert not any(n.startswith("=") for n in names)  # the formula-named store is escaped
+    page.screenshot(path=str(ARTIFACTS / "web_priority.png"))
+    assert page.outside_requests == []
+
+
+def test_retailer_sees_only_its_stores(page, live_server):
+    log_in(page, live_server, "acme_user")
+    page.goto(f"{live_server}/retailer/stores")
+    page.wait_for_load_state("networkidle")
+    body = page.content()
+    assert "Other Leicester" not in body and "HYPERLINK" not in body
+    page.screenshot(path=str(ARTIFACTS / "web_retailer.png"), full_page=True)
+    assert page.goto(f"{live_server}/map").status == 403
+    assert page.outside_requests == []
