@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 
 import click
 
@@ -18,13 +19,17 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve_app(workspace: str, host: str, port: int, threads: int, tiles: str = "") -> None:
-    """Run the web app on waitress (blocks)."""
+    """Run the web app on waitress (blocks); the map index of the latest run is built meanwhile in a
+    background thread."""
     from waitress import serve
 
     from harmmap.web import create_app
+    from harmmap.web.maps import warm_index
 
     loopback = _is_loopback(host)
     app = create_app({"workspace": workspace, "secure_cookies": not loopback, "tiles_url": tiles})
+    # build the latest run's map index now (seconds on national data) rather than on the first /map
+    threading.Thread(target=warm_index, args=(app,), name="harmmap-map-warm-up", daemon=True).start()
     if not loopback:
         click.echo("warning: serving beyond this machine: put harmmap behind a TLS proxy (cookies are Secure)",
                    err=True)

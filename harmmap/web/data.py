@@ -21,6 +21,8 @@ from harmmap.store.workspace import Workspace, connect
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, object] = {}
+_LOADING: dict[tuple, threading.Lock] = {}
+_STORES: dict[tuple, tuple] = {}  # (root, org_id) -> (stores table version, frame): one version kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +36,25 @@ class Run:
 
 
 def _cached(key: tuple, load):
+    """``load()`` once per key: a caller arriving while another loads the same key waits for that load
+    (a national run is not read twice when the map warm-up and the first request meet)."""
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    value = load()
-    with _LOCK:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        _CACHE[key] = value
+        gate = _LOADING.setdefault(key, threading.Lock())
+    with gate:
+        with _LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        try:
+            value = load()
+        finally:
+            with _LOCK:
+                _LOADING.pop(key, None)
+        with _LOCK:
+            if len(_CACHE) > 16:
+                _CACHE.clear()
+            _CACHE[key] = value
     return value
 
 
@@ -79,9 +92,27 @@ def places_wgs84(ws: Workspace) -> gpd.GeoDataFrame:
     return _cached(_places_key(ws), lambda: load_places(ws).to_crs("EPSG:4326"))
 
 
+def _stores_version(ws: Workspace) -> tuple:
+    with contextlib.closing(connect(ws)) as conn:
+        return tuple(conn.execute("SELECT count(*), max(rowid), max(imported_at) FROM stores").fetchone())
+
+
 def stores_of(ws: Workspace, org_id: str | None) -> pd.DataFrame:
-    """The stores of one organisation (all organisations when ``org_id`` is None)."""
-    return load_stores(ws, org_id)
+    """The stores of one organisation (all organisations when ``org_id`` is None).
+
+    Cached per organisation until the stores table changes (its row count, last rowid or last import
+    time: an import inserts or replaces rows, which moves them); only the newest version is kept, apart
+    from the run cache.  The frame is shared between requests: do not modify it in place.
+    """
+    key, version = (str(ws.root), org_id), _stores_version(ws)
+    with _LOCK:
+        seen = _STORES.get(key)
+    if seen is not None and seen[0] == version:
+        return seen[1]
+    frame = load_stores(ws, org_id)
+    with _LOCK:
+        _STORES[key] = (version, frame)
+    return frame
 
 
 def operation_areas(ws: Workspace) -> pd.DataFrame:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 
 import h3
 import jsonschema_rs
@@ -13,7 +16,7 @@ import pytest
 
 from harmmap.store.accounts import read_audit
 from harmmap.store.areas import create_area, delete_area
-from harmmap.web import create_app
+from harmmap.web import create_app, maps
 from harmmap.web.data import latest_run
 
 STATIC = Path(__file__).resolve().parents[2] / "harmmap" / "web" / "static"
@@ -263,3 +266,37 @@ def test_responses_match_the_openapi_schemas(planner):
     assert {"/api/map/cells", "/api/map/cells/{cell}", "/api/map/meta"} <= set(doc["paths"])
     zoom = next(p for p in doc["paths"]["/api/map/cells"]["get"]["parameters"] if p["name"] == "zoom")
     assert zoom["schema"] == {"type": "integer", "minimum": 0, "maximum": 20}
+
+
+def test_warm_index_builds_the_latest_runs_index(app, web_workspace, monkeypatch):
+    monkeypatch.setattr(maps, "_INDEXES", OrderedDict())  # start cold (restored afterwards)
+    index = maps.warm_index(app)
+    run, trends = scoring(web_workspace), latest_run(web_workspace, "trends")
+    assert index is not None and index.key == (run.row.run_id, trends.row.run_id)
+    assert list(maps._INDEXES) == [(str(web_workspace.root), run.row.run_id, trends.row.run_id)]
+    assert maps.get_index(str(web_workspace.root), run, trends) is index  # what the first /map will use
+    assert index.lazy["crime"][0]  # crime types loaded too
+
+
+def test_warm_index_failure_is_logged_not_raised(capsys):
+    assert maps.warm_index(SimpleNamespace(extensions={})) is None
+    assert "map warm-up failed" in capsys.readouterr().err
+
+
+def test_serve_starts_the_warm_up_in_a_daemon_thread(web_workspace, monkeypatch):
+    import waitress
+
+    from harmmap.cli.web import serve_app
+
+    warmed = threading.Event()
+    seen = {}
+
+    def fake_warm(app):
+        seen["daemon"] = threading.current_thread().daemon
+        seen["root"] = str(app.extensions["harmmap"].ws.root)
+        warmed.set()
+
+    monkeypatch.setattr(maps, "warm_index", fake_warm)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: warmed.wait(10))
+    serve_app(str(web_workspace.root), "127.0.0.1", 8099, 1)
+    assert warmed.is_set() and seen == {"daemon": True, "root": str(web_workspace.root)}

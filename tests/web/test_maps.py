@@ -1,4 +1,4 @@
-"""The map index and payloads (harmmap.web.maps) on small synthetic runs, checked against h3-py."""
+"""The map index and payloads (harmmap.web.maps, map_json, map_details) on small synthetic runs, checked against h3-py."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from harmmap.geo.cells import cells_to_strings, points_to_cells
 from harmmap.store.results import RunRow
 from harmmap.web import maps
+from harmmap.web.map_details import locate
+from harmmap.web.map_json import cells_json, json_fixed, json_hex, json_numbers
 from harmmap.web.data import Run
 
 PERIODS = ("2023-Q1", "2023-Q2")
@@ -79,7 +81,7 @@ def test_parent_children_are_one_slice():
         parent_of = index.levels[res].parent_of
         assert np.all(np.diff(parent_of) >= 0)
         text = cells_to_strings(index.levels[res].cells[:1])[0]
-        _, a, b = maps.locate(index, text)
+        _, a, b = locate(index, text)
         assert {h3.cell_to_parent(h3.int_to_str(int(c)), res) for c in index.cells[a:b]} == {text}
         assert b - a == int((maps.cells_to_parents(index.cells, res) == index.levels[res].cells[0]).sum())
 
@@ -104,13 +106,13 @@ def test_payload_budget_coarsens_then_truncates():
     index = maps.build_index(fake_run(cells, np.arange(1, len(cells) + 1, dtype=float)), None)
     values = maps.filtered_values(index, None, None, None)
     query = maps.MapQuery((-2.0, 52.0, 0.0, 53.0), 14)
-    full = json.loads(maps.cells_json(index, query, values, (), 10_000_000))
+    full = json.loads(cells_json(index, query, values, (), 10_000_000))
     assert full["resolution"] == 9 and full["count"] == len(cells) and not full["coarsened"]
-    small = maps.cells_json(index, query, values, (), 40_000)
+    small = cells_json(index, query, values, (), 40_000)
     body = json.loads(small)
     assert len(small) <= 40_000 and body["coarsened"] and body["resolution"] < 9
     assert sum(body["harm"]) == pytest.approx(sum(full["harm"]))
-    tiny = maps.cells_json(index, query, values, (), 1_700)
+    tiny = cells_json(index, query, values, (), 1_700)
     assert len(tiny) <= 1_700 and json.loads(tiny)["truncated"]
 
 
@@ -130,16 +132,16 @@ def test_zoom_resolution_is_monotone_and_capped():
 
 @given(st.lists(st.integers(-10**12, 10**12), max_size=60))
 def test_json_integers_match_json_dumps(values):
-    assert json.loads(maps.json_fixed(np.array(values, dtype=np.int64))) == values
+    assert json.loads(json_fixed(np.array(values, dtype=np.int64))) == values
 
 
 @given(st.lists(st.floats(-1e9, 1e9, allow_nan=False), max_size=60))
 def test_json_numbers_round_to_two_decimals(values):
-    got = json.loads(maps.json_numbers(np.array(values, dtype=float)))
+    got = json.loads(json_numbers(np.array(values, dtype=float)))
     assert got == pytest.approx(values, abs=0.0051)  # within half a hundredth of each value
 
 
 def test_json_hex_matches_h3():
     cells = random_cells(13, 50)
-    assert json.loads(maps.json_hex(cells)) == [h3.int_to_str(int(c)) for c in cells]
-    assert maps.json_hex(cells[:0]) == b"[]"
+    assert json.loads(json_hex(cells)) == [h3.int_to_str(int(c)) for c in cells]
+    assert json_hex(cells[:0]) == b"[]"

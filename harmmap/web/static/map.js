@@ -103,7 +103,8 @@
         const label = k < b.length ? fmt(low) + " – " + fmt(b[k]) : "over " + fmt(low);
         box.append(swatch(harmColour(k < b.length ? b[k] : low + 1, b), label));
       });
-      box.append(el("p", "Harm per hexagon (quantiles over the whole run at this resolution).", "hint"));
+      box.append(el("p", "Harm per hexagon; classes are quantiles over all hexagons of this resolution under the " +
+        "current filters (not only those in view), so colours stay put while panning.", "hint"));
     }
   }
 
@@ -175,7 +176,13 @@
       row.append(el("td", k + 1), name, el("td", fmt(t.harm), "num"), el("td", fmt(t.incidents, 0), "num"));
       body.append(row);
     });
-    if (!top.length) body.append(el("tr")).append(el("td", "No cells in view."));
+    if (!top.length) {
+      const row = el("tr");
+      const cell = el("td", "No cells in view.");
+      cell.colSpan = 4;
+      row.append(cell);
+      body.append(row);
+    }
   }
 
   // ------------------------------------------------------------------ details

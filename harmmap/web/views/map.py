@@ -6,6 +6,10 @@ Audit: one "view" event per page load, per cell or place details request and per
 stores request.  Cell requests made while panning (``/api/map/cells``) are not
 logged for browser sessions (the page load already is, and panning would flood
 the log); scripts using a token are logged on every call.
+
+Errors: malformed parameters (bbox, zoom, layer, area not a positive integer) are 400 JSON;
+a well-formed period, crime type, operation area or cell the latest run does not hold is 404
+(as an unknown operation area is on the other screens, and as schemathesis expects).
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ import time
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
 from harmmap.errors import ConfigError, WorkspaceError
-from harmmap.store.results import load_result
-from harmmap.web import maps
+from harmmap.web import map_details, map_json, maps
 from harmmap.web.audit import audit
 from harmmap.web.data import area_places, latest_run, operation_areas, places_wgs84, require_run, stores_of
 from harmmap.web.openapi import error_responses
@@ -47,8 +50,7 @@ def _index() -> maps.MapIndex:
 
 
 def _crimes(index: maps.MapIndex):
-    ws = _state().ws
-    return maps.crime_rows(index, lambda: load_result(ws, index.key[0], tables=("crime_types",))[1]["crime_types"])
+    return maps.workspace_crime_rows(index, _state().ws)
 
 
 def _int_arg(name: str, low: int, high: int, required: bool = False) -> int | None:
@@ -113,7 +115,8 @@ def _meta(index: maps.MapIndex) -> dict:
     config = _state().config
     crimes, _ = _crimes(index)
     ws = _state().ws
-    return maps.meta(index, crimes, operation_areas(ws), places_wgs84(ws), config.tiles_url, config.tiles_attribution)
+    return map_details.meta(index, crimes, operation_areas(ws), places_wgs84(ws), config.tiles_url,
+                            config.tiles_attribution)
 
 
 @blueprint.route("/map")
@@ -121,7 +124,7 @@ def _meta(index: maps.MapIndex) -> dict:
 def index():
     """The map page (``?layer=&period=&crime_type=&area=`` preset the controls); its settings are embedded
     so the first cells request starts at once."""
-    layer = maps.check_choice(request.args.get("layer") or "harm", maps.LAYERS, "layer")
+    layer = map_details.check_choice(request.args.get("layer") or "harm", maps.LAYERS, "layer")
     idx = _index()
     query, _, _ = _filters(idx)
     initial = {"layer": layer, "period": query.period, "crime_type": query.crime_type,
@@ -146,14 +149,14 @@ def api_meta():
 def api_cells():
     """The cells of one view (bounding box, zoom, layer and filters), at most ``max_map_bytes``."""
     layer = request.args.get("layer") or "harm"
-    maps.check_choice(layer, maps.LAYERS, "layer")
+    map_details.check_choice(layer, maps.LAYERS, "layer")
     bbox, zoom = _bbox(), _int_arg("zoom", 0, 20, required=True)
     idx = _index()
     query, values, key = _filters(idx)
     query = maps.MapQuery(bbox, zoom, layer, query.period, query.crime_type, query.area)
     if g.get("via_token"):
         audit("view", "/api/map/cells", layer=layer, period=query.period, crime_type=query.crime_type)
-    body = maps.cells_json(idx, query, values, key, _state().config.max_map_bytes)
+    body = map_json.cells_json(idx, query, values, key, _state().config.max_map_bytes)
     return Response(body, mimetype="application/json")
 
 
@@ -162,13 +165,13 @@ def api_cells():
 def api_cell(cell: str):
     """One drawn cell: harm, incidents, Gi* and emerging classes (plus the filtered harm when filters are given)."""
     idx = _index()
-    where = maps.locate(idx, cell)
+    where = map_details.locate(idx, cell)
     if where is None:
         return _not_found("no such cell on the map")
     query, values, _ = _filters(idx)
     filtered = values if (query.period or query.crime_type or query.area) else None
     audit("view", f"/api/map/cells/{cell}")
-    return jsonify(maps.cell_details(idx, where, filtered, query))
+    return jsonify(map_details.cell_details(idx, where, filtered, query))
 
 
 @blueprint.route("/api/map/cells/<cell>/series")
@@ -176,17 +179,17 @@ def api_cell(cell: str):
 def api_cell_series(cell: str):
     """Harm and incidents of a drawn cell per period (monthly from the trends run when available)."""
     idx = _index()
-    where = maps.locate(idx, cell)
+    where = map_details.locate(idx, cell)
     if where is None:
         return _not_found("no such cell on the map")
-    return jsonify(maps.cell_series(idx, where))
+    return jsonify(map_details.cell_series(idx, where))
 
 
 @blueprint.route("/api/map/places/<path:place_id>")
 @login_required(*ROLES)
 def api_place(place_id: str):
     """A place's figures, classes and harm series."""
-    details = maps.place_details(_index(), place_id)
+    details = map_details.place_details(_index(), place_id)
     if details is None:
         return _not_found("no such place in the latest run")
     audit("view", f"/api/map/places/{place_id}")
@@ -198,7 +201,7 @@ def api_place(place_id: str):
 def api_boundaries():
     """Place boundaries touching ``bbox`` (GeoJSON, WGS84, simplified for ``zoom``) with harm, rank and classes."""
     bbox, zoom = _bbox(required=False), _int_arg("zoom", 0, 20)
-    body = maps.boundaries_json(_index(), places_wgs84(_state().ws), zoom, bbox, _state().config.max_map_bytes)
+    body = map_details.boundaries_json(_index(), places_wgs84(_state().ws), zoom, bbox, _state().config.max_map_bytes)
     return Response(body, mimetype="application/json")
 
 
@@ -208,7 +211,7 @@ def api_stores():
     """The stores of every organisation (in ``bbox`` when given; planners and admins only)."""
     bbox = _bbox(required=False)
     audit("view", "/api/map/stores")
-    return jsonify(maps.stores_payload(stores_of(_state().ws, None), bbox, _state().config.max_map_bytes))
+    return jsonify(map_details.stores_payload(stores_of(_state().ws, None), bbox, _state().config.max_map_bytes))
 
 
 def _not_found(message: str):
