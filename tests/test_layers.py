@@ -21,16 +21,17 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-def test_scoring_is_pure():
-    for path in (PACKAGE / "scoring").rglob("*.py"):
-        bad = [n for n in imports_of(path) if n.startswith(FORBIDDEN_IN_CORE)]
-        assert not bad, f"{path.name} imports {bad}"
+def test_scoring_and_planning_are_pure():
+    for folder in ("scoring", "plan"):
+        for path in (PACKAGE / folder).rglob("*.py"):
+            bad = [n for n in imports_of(path) if n.startswith(FORBIDDEN_IN_CORE + ("harmmap.analysis", "spopt"))]
+            assert not bad, f"{folder}/{path.name} imports {bad}"
 
 
 def test_lower_layers_do_not_import_the_faces():
-    for folder in ("geo", "ingest", "store", "scoring"):
+    for folder in ("geo", "ingest", "store", "scoring", "plan", "analysis"):
         for path in (PACKAGE / folder).rglob("*.py"):
-            bad = [n for n in imports_of(path) if n.startswith(("harmmap.cli", "harmmap.web"))]
+            bad = [n for n in imports_of(path) if n.startswith(("harmmap.cli", "harmmap.web", "harmmap.report"))]
             assert not bad, f"{folder}/{path.name} imports {bad}"
 
 

@@ -31,9 +31,9 @@ def main(ctx: click.Context, workspace: str) -> None:
 
 
 def _register() -> None:
-    from harmmap.cli import demo, ingest, places, report, score, status, trends, web
+    from harmmap.cli import demo, ingest, places, plan, report, score, status, trends, web
 
-    for module in (ingest, places, status, score, trends, report, web, demo):
+    for module in (ingest, places, status, score, trends, report, plan, web, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 
