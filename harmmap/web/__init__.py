@@ -25,6 +25,7 @@ NAV_ITEMS = (
     ("places.index", "Places", ("admin", "planner", "deployment")),
     ("areas.index", "Operation areas", ("admin", "planner")),
     ("deployment.index", "Priority lists", ("admin", "planner", "deployment")),
+    ("plans.index", "Plans", ("admin", "planner", "deployment")),
     ("retailer.stores", "My stores", ("retailer",)),
     ("retailer.upload", "Upload", ("retailer",)),
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from harmmap.web.views import api_meta, areas, auth, deployment, home, map, places, retailer
+from harmmap.web.views import api_meta, areas, auth, deployment, home, map, places, plans, retailer
 
 #: Screen modules, each with a ``blueprint`` (add new screens here).
-SCREENS = (auth, home, api_meta, map, places, areas, deployment, retailer)
+SCREENS = (auth, home, api_meta, map, places, areas, deployment, plans, retailer)
 #: Modules whose OPENAPI_PATHS make up /api/openapi.json.
 API_MODULES = tuple(m for m in SCREENS if hasattr(m, "OPENAPI_PATHS"))
 

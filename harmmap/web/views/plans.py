@@ -1,0 +1,7 @@
+"""Screen: plans (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blueprint = Blueprint("plans", __name__)
