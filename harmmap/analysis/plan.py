@@ -7,20 +7,33 @@ cells and places with their ``forecast_harm`` (default weight), ``harm_total``
 of their cell shared equally among the stores in it, or (``harm`` /
 ``incidents``) their own retailer incidents over the run's window.  Every
 table returned carries WGS84 ``lat``/``lng`` and BNG ``easting``/``northing``.
+
+**Operation areas** (``place_ids``: the places of an area, see :func:`resolve_area`)
+limit every plan to the area: places that are members, cells whose centre lies
+in a member place (as the web map's area filter), stores standing inside a
+member place.  A deployment draws both its demand points and its candidate
+sites from the area; a patrol's share covered is a share of the area's harm.
+The store list is computed over all the stores (so ``OWN_INCIDENTS_HIGH`` still
+means the top share of the whole estate) and then cut to the area's stores,
+ranked 1..N again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 from h3ronpy.vector import cells_to_coordinates
 
 from harmmap.errors import ConfigError, WorkspaceError
 from harmmap.geo.cells import cells_to_parents, cells_to_strings, strings_to_cells
 from harmmap.geo.crs import bng_to_wgs84, wgs84_to_bng
+from harmmap.geo.study_area import places_to_cells
 from harmmap.plan.coverage import CoverageSolution, build_coverage, solve_coverage, travel_minutes_to_metres
 from harmmap.plan.patrol import PatrolPlan, PatrolSettings, plan_patrol
 from harmmap.plan.stores import StoreList, StoreListSettings, list_persistent_stores
@@ -28,13 +41,78 @@ from harmmap.scoring.harm import incidents_to_harm
 from harmmap.store.incidents import read_incidents
 from harmmap.store.places import load_places, load_stores
 from harmmap.store.results import RunRow, load_result
-from harmmap.store.workspace import Workspace, workspace_resolution
+from harmmap.store.workspace import Workspace, connect, workspace_resolution
 from harmmap.weights import load_harm_weights
 
 UNITS = ("cells", "places", "stores")
 WEIGHTS = ("forecast", "harm", "incidents")
 _COLUMNS = {"forecast": "forecast_harm", "harm": "harm_total", "incidents": "incidents_total"}
 _OWN = ["store_id", "org_id", "month", "crime_type", "offence", "injury", "weapon", "value_gbp"]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationArea:
+    """A named set of places (``harmmap`` web app: Operation areas)."""
+
+    area_id: int
+    name: str
+    place_ids: tuple[str, ...]
+
+
+def resolve_area(ws: Workspace, name_or_id: int | str) -> OperationArea:
+    """The operation area with this id (an integer, or digits) or, failing that, this name (case-insensitive)."""
+    text = str(name_or_id).strip()
+    with contextlib.closing(connect(ws)) as conn:
+        row = conn.execute("SELECT area_id, name FROM operation_areas WHERE area_id = ?", (int(text),)).fetchone() \
+            if text.isdigit() and len(text) < 19 else None
+        if row is None:
+            row = conn.execute("SELECT area_id, name FROM operation_areas WHERE lower(name) = lower(?) "
+                               "ORDER BY area_id LIMIT 1", (text,)).fetchone()
+        if row is None:
+            raise WorkspaceError("no such operation area", given=text[:100],
+                                 fix="give an area's id or name (see the web app's Operation areas page)")
+        places = [r[0] for r in conn.execute("SELECT place_id FROM operation_area_places WHERE area_id = ? "
+                                             "ORDER BY place_id", (row[0],))]
+    return OperationArea(int(row[0]), str(row[1]), tuple(places))
+
+
+def _area_shapes(ws: Workspace, place_ids: Sequence[str]):
+    shapes = load_places(ws)
+    return shapes[shapes["place_id"].isin(list(place_ids))]
+
+
+def _cells_in(ws: Workspace, cells: pd.DataFrame, place_ids: Sequence[str], resolution: int) -> pd.DataFrame:
+    """Cells whose centre lies in one of the places (a place smaller than a cell: the cell holding it)."""
+    _, inside = places_to_cells(_area_shapes(ws, place_ids), resolution)
+    return cells[np.isin(cells["cell"].to_numpy(np.uint64), inside)]
+
+
+def stores_in_places(ws: Workspace, easting: np.ndarray, northing: np.ndarray, place_ids: Sequence[str]) -> np.ndarray:
+    """True for each point (BNG) standing inside one of the places."""
+    shapes = _area_shapes(ws, place_ids)
+    inside = np.zeros(len(easting), dtype=bool)
+    if len(shapes) and len(easting):
+        points = shapely.points(np.asarray(easting, float), np.asarray(northing, float))
+        hits = shapely.STRtree(shapes.geometry.to_numpy()).query(points, predicate="within")
+        inside[np.unique(hits[0])] = True
+    return inside
+
+
+def _in_area(frame: pd.DataFrame, unit: str, ws: Workspace, place_ids: Sequence[str] | None) -> pd.DataFrame:
+    if place_ids is None:
+        return frame
+    if unit == "places":
+        kept = frame[frame["target_id"].isin(list(place_ids))]
+    else:
+        kept = frame[stores_in_places(ws, frame["easting"].to_numpy(), frame["northing"].to_numpy(), place_ids)]
+    if kept.empty:
+        raise _nothing_in_area(unit, place_ids)
+    return kept
+
+
+def _nothing_in_area(unit: str, place_ids: Sequence[str]) -> WorkspaceError:
+    return WorkspaceError(f"no {unit} in this operation area", given=f"{len(place_ids)} place(s)",
+                          fix="choose another operation area, or plan over another unit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +222,29 @@ def _store_targets(ws: Workspace, run: RunRow, cells: pd.DataFrame, org_id: str 
 
 
 def load_targets(ws: Workspace, unit: str = "places", *, weight: str = "forecast", kinds=None,
-                 run_id: str | None = None, org_id: str | None = None) -> tuple[RunRow, pd.DataFrame]:
-    """Cells, places or stores of the latest (or given) trends run with a ``weight`` column and coordinates."""
+                 run_id: str | None = None, org_id: str | None = None,
+                 place_ids: Sequence[str] | None = None) -> tuple[RunRow, pd.DataFrame]:
+    """Cells, places or stores of the latest (or given) trends run with a ``weight`` column and coordinates.
+
+    ``place_ids`` (an operation area's places) keeps only the targets in those places (module docstring);
+    raises WorkspaceError when none is left.
+    """
     if unit not in UNITS or weight not in WEIGHTS:
         raise ConfigError("unknown unit or weight", given=f"{unit}, {weight}",
                           fix=f"units: {', '.join(UNITS)}; weights: {', '.join(WEIGHTS)}")
     run, tables = _trends(ws, run_id)
     if unit == "cells":
-        frame = _cell_targets(tables["cells"])
+        cells = tables["cells"]
+        if place_ids is not None:
+            resolution = int(run.settings.get("resolution", workspace_resolution(ws)))
+            cells = _cells_in(ws, cells, place_ids, resolution)
+            if cells.empty:
+                raise _nothing_in_area(unit, place_ids)
+        frame = _cell_targets(cells)
     elif unit == "places":
-        frame = _place_targets(ws, tables["places"], kinds)
+        frame = _in_area(_place_targets(ws, tables["places"], kinds), unit, ws, place_ids)
     else:
-        frame = _store_targets(ws, run, tables["cells"], org_id)
+        frame = _in_area(_store_targets(ws, run, tables["cells"], org_id), unit, ws, place_ids)
     frame["weight"] = np.nan_to_num(frame[_COLUMNS[weight]].to_numpy(float)).clip(min=0.0)
     return run, frame.reset_index(drop=True)
 
@@ -170,9 +259,11 @@ def _clock(minutes: np.ndarray, start: str) -> np.ndarray:
 
 def plan_workspace_patrol(ws: Workspace, settings: PatrolSettings = PatrolSettings(), *, unit: str = "places",
                           weight: str = "forecast", kinds=None, run_id: str | None = None, org_id: str | None = None,
-                          seed: int = 0, start: str = "08:00") -> PatrolOutcome:
-    """Plan patrols over the workspace's places (or cells, or stores) by forecast harm."""
-    run, targets = load_targets(ws, unit, weight=weight, kinds=kinds, run_id=run_id, org_id=org_id)
+                          seed: int = 0, start: str = "08:00",
+                          place_ids: Sequence[str] | None = None) -> PatrolOutcome:
+    """Plan patrols over the workspace's places (or cells, or stores) by forecast harm (in an area's places)."""
+    run, targets = load_targets(ws, unit, weight=weight, kinds=kinds, run_id=run_id, org_id=org_id,
+                                place_ids=place_ids)
     plan = plan_patrol(targets[["easting", "northing"]].to_numpy(float), targets["weight"].to_numpy(float), settings,
                        seed=seed)
     info = targets.drop(columns=["weight"])
@@ -183,6 +274,17 @@ def plan_workspace_patrol(ws: Workspace, settings: PatrolSettings = PatrolSettin
     visits = schedule[schedule["shift"] == 1].groupby("target_id")["arrive"].agg(", ".join)
     stops["visit_times"] = visits.reindex(stops["target_id"]).to_numpy(object)
     return PatrolOutcome(plan, stops, schedule, run.run_id, unit, weight)
+
+
+def _check_pairs(demand_xy: np.ndarray, site_xy: np.ndarray, radius: float, max_pairs: int | None) -> None:
+    if max_pairs is None or not len(demand_xy) or not len(site_xy) or not radius > 0:
+        return
+    pairs = int(cKDTree(demand_xy).count_neighbors(cKDTree(site_xy), radius))
+    if pairs > max_pairs:
+        raise ConfigError("too many demand-site pairs within the radius for this request",
+                          given=f"{pairs:,} pairs (at most {max_pairs:,})",
+                          fix="use a smaller radius, an operation area or fewer candidate sites; "
+                              "or run `harmmap plan deploy` from the command line")
 
 
 def _radius(radius_m: float | None, minutes: float | None, speed_kmh: float, detour: float) -> float:
@@ -196,15 +298,33 @@ def deploy_workspace(ws: Workspace, k: int, *, demand: str = "cells", sites: str
                      weight: str = "forecast", radius_m: float | None = None, minutes: float | None = None,
                      speed_kmh: float = 24.0, detour: float = 1.3, capacity: float | None = None,
                      solver: str = "auto", time_limit_s: float = 30.0, kinds=None, run_id: str | None = None,
-                     org_id: str | None = None) -> DeployOutcome:
-    """Place ``k`` teams among candidate ``sites`` to cover the most ``demand`` (maximal covering)."""
+                     org_id: str | None = None, place_ids: Sequence[str] | None = None, max_sites: int | None = None,
+                     max_pairs: int | None = None) -> DeployOutcome:
+    """Place ``k`` teams among candidate ``sites`` to cover the most ``demand`` (maximal covering).
+
+    ``place_ids`` limits demand points and sites to an operation area's places; ``max_sites`` keeps only
+    the candidate sites of most harm (a note says so); ``max_pairs`` refuses (ConfigError) a problem with
+    more demand-site pairs in reach, counted before the coverage matrix is built.
+    """
     radius = _radius(radius_m, minutes, speed_kmh, detour)
-    run, points = load_targets(ws, demand, weight=weight, kinds=kinds, run_id=run_id, org_id=org_id)
-    _, candidates = load_targets(ws, sites, weight=weight, kinds=kinds, run_id=run.run_id, org_id=org_id)
-    coverage = build_coverage(points[["easting", "northing"]].to_numpy(float),
-                              candidates[["easting", "northing"]].to_numpy(float), radius)
+    run, points = load_targets(ws, demand, weight=weight, kinds=kinds, run_id=run_id, org_id=org_id,
+                               place_ids=place_ids)
+    _, candidates = load_targets(ws, sites, weight=weight, kinds=kinds, run_id=run.run_id, org_id=org_id,
+                                 place_ids=place_ids)
+    notes = []
+    if max_sites is not None and len(candidates) > max_sites:
+        notes.append(f"only the {max_sites:,} candidate {sites} of most {weight} of {len(candidates):,} "
+                     "were considered")
+        keep = np.sort(np.argsort(-candidates["weight"].to_numpy(float), kind="stable")[:max_sites])
+        candidates = candidates.iloc[keep].reset_index(drop=True)
+    demand_xy = points[["easting", "northing"]].to_numpy(float)
+    site_xy = candidates[["easting", "northing"]].to_numpy(float)
+    _check_pairs(demand_xy, site_xy, radius, max_pairs)
+    coverage = build_coverage(demand_xy, site_xy, radius)
     solution = solve_coverage(coverage, points["weight"].to_numpy(float), k, capacities=capacity, solver=solver,
                               time_limit_s=time_limit_s)
+    if notes:
+        solution = replace(solution, notes=(*notes, *solution.notes))
     served = solution.assigned_site
     chosen = candidates.iloc[solution.sites].drop(columns=["weight"]).reset_index(drop=True)
     chosen.insert(0, "team", np.arange(1, len(chosen) + 1))
@@ -219,8 +339,13 @@ def deploy_workspace(ws: Workspace, k: int, *, demand: str = "cells", sites: str
 
 
 def list_workspace_stores(ws: Workspace, settings: StoreListSettings = StoreListSettings(), *,
-                          org_id: str | None = None, run_id: str | None = None) -> StoreList:
-    """The persistent-crime store list of the workspace's stores (latest trends run + own incidents)."""
+                          org_id: str | None = None, run_id: str | None = None,
+                          place_ids: Sequence[str] | None = None) -> StoreList:
+    """The persistent-crime store list of the workspace's stores (latest trends run + own incidents).
+
+    ``place_ids``: only the stores inside an operation area's places, ranked 1..N among themselves (the
+    reason codes are those of the whole list: see the module docstring).
+    """
     run, tables = _trends(ws, run_id)
     stores = _stores(ws, run, org_id)
     own = own_incidents(ws, org_id, str(run.settings.get("weights", "cchi")))
@@ -234,4 +359,8 @@ def list_workspace_stores(ws: Workspace, settings: StoreListSettings = StoreList
     columns = ["store_id", "org_id", "name", "postcode", "lat", "lng", "easting", "northing", "cell"]
     found = list_persistent_stores(stores[columns], tables["cells"], own, months=months, settings=settings)
     table = found.stores.assign(store_id=found.stores["store_id"].str.split("/", n=1).str[1])
+    if place_ids is not None:
+        table = _in_area(table, "stores", ws, place_ids).reset_index(drop=True)
+        listed = table["rank"].to_numpy() > 0
+        table["rank"] = np.where(listed, np.cumsum(listed), 0)
     return StoreList(table, found.months, found.settings)

@@ -47,6 +47,22 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json_records(frame)
 
 
+def _area(ws, area: str | None):
+    """The operation area named (by id or name), or None when no area is given."""
+    from harmmap.analysis.plan import resolve_area
+
+    return None if area is None else resolve_area(ws, area)
+
+
+def _area_json(found) -> dict | None:
+    return None if found is None else {"area_id": found.area_id, "name": found.name, "places": len(found.place_ids)}
+
+
+def _echo_area(found) -> None:
+    if found is not None:
+        click.echo(f"limited to operation area {found.area_id} ({found.name}, {len(found.place_ids)} place(s))")
+
+
 def _speed(mode: str, speed: float | None) -> float:
     from harmmap.plan.patrol import SPEEDS
 
@@ -63,6 +79,8 @@ def _common(targets: bool = True):
     options = [
         click.option("--run", "run_id", help="Trends run id (default: the latest; see `harmmap runs`)."),
         click.option("--org", "org_id", help="Retailer organisation of the stores (default: all)."),
+        click.option("--area", "area", metavar="NAME_OR_ID",
+                     help="Limit the plan to an operation area's places (its cells and the stores inside them)."),
         click.option("--out", type=click.Path(dir_okay=False),
                      help="Export the plan: .csv or .xlsx (formula-safe, WGS84 and BNG), .geojson or .kml."),
         click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON."),
@@ -106,7 +124,7 @@ def _common(targets: bool = True):
 @_common()
 @click.pass_obj
 def patrol_command(obj, unit, teams, shift_minutes, visit_minutes, revisit_minutes, mode, speed, detour, candidates,
-                   shifts, randomise, seed, start, run_id, kinds, org_id, weight, out, as_json) -> None:
+                   shifts, randomise, seed, start, run_id, kinds, org_id, area, weight, out, as_json) -> None:
     """Patrol plan: stops per team, visit order and times, dosage and share of forecast harm covered."""
     from harmmap.analysis.plan import plan_workspace_patrol
     from harmmap.plan.patrol import PatrolSettings
@@ -115,15 +133,19 @@ def patrol_command(obj, unit, teams, shift_minutes, visit_minutes, revisit_minut
     settings = PatrolSettings(teams=teams, shift_minutes=shift_minutes, visit_minutes=visit_minutes,
                               revisit_minutes=revisit_minutes, speed_kmh=_speed(mode, speed), detour=detour,
                               candidates=candidates, shifts=shifts, randomise=randomise)
-    outcome = plan_workspace_patrol(open_workspace(obj["workspace"]), settings, unit=unit, weight=weight,
-                                    kinds=kinds or None, run_id=run_id, org_id=org_id, seed=seed, start=start)
+    ws = open_workspace(obj["workspace"])
+    found = _area(ws, area)
+    outcome = plan_workspace_patrol(ws, settings, unit=unit, weight=weight, kinds=kinds or None, run_id=run_id,
+                                    org_id=org_id, seed=seed, start=start,
+                                    place_ids=found.place_ids if found else None)
     plan = outcome.plan
     if out:
         table = outcome.schedule if _format(out) in ("csv", "xlsx") else outcome.stops
         descriptions = (table["team"].map(lambda t: f"team {t}") + ", visits " + table["visit_times"].astype(str)
                         if "visit_times" in table else "team " + table["team"].astype(str) + " at " + table["arrive"])
         export_rows(out, table, title="patrol plan", names=table["name"].astype(str), descriptions=descriptions)
-    summary = {"run_id": outcome.run_id, "unit": unit, "weight": weight, "rounds": plan.rounds,
+    summary = {"run_id": outcome.run_id, "unit": unit, "weight": weight, "area": _area_json(found),
+               "rounds": plan.rounds,
                "harm_covered": plan.harm_covered, "harm_total": plan.harm_total, "share": plan.share,
                "seconds": round(plan.seconds, 3)}
     if as_json:
@@ -132,6 +154,7 @@ def patrol_command(obj, unit, teams, shift_minutes, visit_minutes, revisit_minut
         return
     click.echo(f"patrol plan from trends run {outcome.run_id}: {teams} team(s), {len(outcome.stops)} stops, "
                f"{plan.rounds} visit(s) of {visit_minutes:g} min per stop per shift")
+    _echo_area(found)
     click.echo(f"expected share of {weight} covered: {plan.share:.1%} ({plan.harm_covered:,.0f} of "
                f"{plan.harm_total:,.0f})")
     shown = outcome.stops[["team", "order", "name", "emerging_class", "harm", "visit_times"]]
@@ -160,17 +183,19 @@ def patrol_command(obj, unit, teams, shift_minutes, visit_minutes, revisit_minut
 @_common()
 @click.pass_obj
 def deploy_command(obj, k, demand, sites, radius_m, minutes, mode, speed, detour, capacity, solver, time_limit,
-                   run_id, kinds, org_id, weight, out, as_json) -> None:
+                   run_id, kinds, org_id, area, weight, out, as_json) -> None:
     """Deployment: place K teams to cover the most harm within a radius (maximal covering location problem)."""
     from harmmap.analysis.plan import deploy_workspace
     from harmmap.store.workspace import open_workspace
 
     if radius_m is None and minutes is None:
         radius_m = 5000.0
-    outcome = deploy_workspace(open_workspace(obj["workspace"]), k, demand=demand, sites=sites, weight=weight,
-                               radius_m=radius_m, minutes=minutes, speed_kmh=_speed(mode, speed), detour=detour,
-                               capacity=capacity, solver=solver, time_limit_s=time_limit, kinds=kinds or None,
-                               run_id=run_id, org_id=org_id)
+    ws = open_workspace(obj["workspace"])
+    found = _area(ws, area)
+    outcome = deploy_workspace(ws, k, demand=demand, sites=sites, weight=weight, radius_m=radius_m, minutes=minutes,
+                               speed_kmh=_speed(mode, speed), detour=detour, capacity=capacity, solver=solver,
+                               time_limit_s=time_limit, kinds=kinds or None, run_id=run_id, org_id=org_id,
+                               place_ids=found.place_ids if found else None)
     s = outcome.solution
     if out:
         table = outcome.sites
@@ -178,6 +203,7 @@ def deploy_command(obj, k, demand, sites, radius_m, minutes, mode, speed, detour
                     descriptions="team " + table["team"].astype(str) + ": covers "
                     + table["demand_covered"].map(lambda v: f"{v:,.0f}") + f" {weight}")
     summary = {"run_id": outcome.run_id, "teams": k, "demand": demand, "sites": sites, "weight": weight,
+               "area": _area_json(found),
                "radius_m": outcome.radius_m, "covered": s.covered_demand, "total": s.total_demand, "share": s.share,
                "upper_bound": s.upper_bound, "gap": s.gap, "solver": s.solver, "status": s.status, "bound": s.bound,
                "pairs": s.pairs, "seconds": round(s.seconds, 3), "notes": list(s.notes)}
@@ -187,6 +213,7 @@ def deploy_command(obj, k, demand, sites, radius_m, minutes, mode, speed, detour
     click.echo(f"{len(outcome.sites)} of {k} team(s) placed among {sites} to cover {demand} within "
                f"{outcome.radius_m:,.0f} m: {s.share:.1%} of {weight} covered ({s.covered_demand:,.0f} of "
                f"{s.total_demand:,.0f})")
+    _echo_area(found)
     click.echo(f"solver {s.solver}, {s.status}, gap {s.gap:.2%} against the {s.bound} bound "
                f"({s.upper_bound:,.0f}), {s.seconds:.2f} s, {s.pairs:,} demand-site pairs")
     for note in s.notes:
@@ -210,7 +237,7 @@ def deploy_command(obj, k, demand, sites, radius_m, minutes, mode, speed, detour
 @_common(targets=False)
 @click.pass_obj
 def stores_command(obj, recent_months, high_share, min_incidents, persistent_months, trend_alpha, show_all, top,
-                   run_id, org_id, out, as_json) -> None:
+                   run_id, org_id, area, out, as_json) -> None:
     """Persistent-crime store list: stores with localised, persistent or intensifying crime, with reason codes."""
     from harmmap.analysis.plan import list_workspace_stores
     from harmmap.plan.stores import StoreListSettings
@@ -219,7 +246,10 @@ def stores_command(obj, recent_months, high_share, min_incidents, persistent_mon
     settings = StoreListSettings(recent_months=recent_months, high_share=high_share / 100.0,
                                  min_incidents=min_incidents, persistent_months=persistent_months,
                                  trend_alpha=trend_alpha)
-    found = list_workspace_stores(open_workspace(obj["workspace"]), settings, org_id=org_id, run_id=run_id)
+    ws = open_workspace(obj["workspace"])
+    chosen = _area(ws, area)
+    found = list_workspace_stores(ws, settings, org_id=org_id, run_id=run_id,
+                                  place_ids=chosen.place_ids if chosen else None)
     table = found.stores if show_all else found.listed
     table = table.assign(cell=[format(int(c), "x") for c in table["cell"]])
     if out:
@@ -227,10 +257,11 @@ def stores_command(obj, recent_months, high_share, min_incidents, persistent_mon
                     descriptions="rank " + table["rank"].astype(str) + ": " + table["reasons"].astype(str))
     if as_json:
         emit_json({"months": [found.months[0], found.months[-1]] if found.months else [], "listed": len(found.listed),
-                   "stores": len(found.stores), "rows": _records(table)})
+                   "stores": len(found.stores), "area": _area_json(chosen), "rows": _records(table)})
         return
     months = f"{found.months[0]}..{found.months[-1]}" if found.months else "no own incidents"
     click.echo(f"{len(found.listed)} of {len(found.stores)} stores listed (own incidents {months})")
+    _echo_area(chosen)
     shown = table[["rank", "tier", "store_id", "name", "reasons", "own_incidents_recent", "own_harm_recent",
                    "cell_class"]].head(top)
     click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from harmmap.errors import InputFileError
@@ -347,3 +348,15 @@ def rows_to_csv_text(frame: pd.DataFrame) -> list[str]:
         text = text.where(~quote, '"' + text.str.replace('"', '""', regex=False) + '"')
         line = text if line is None else line + "," + text
     return line.tolist()
+
+
+def table_to_csv_lines(table: pa.Table) -> list[str]:
+    """Arrow twin of :func:`rows_to_csv_text`: each row as one CSV line (minimal quoting, blank for null)."""
+    if table.num_columns == 0:
+        return [""] * table.num_rows
+    cells = []
+    for column in table.columns:
+        text = pc.fill_null(column.cast(pa.string()), "")
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        cells.append(pc.if_else(pc.match_substring_regex(text, '[",\r\n]'), quoted, text))
+    return pc.binary_join_element_wise(*cells, ",").to_pylist()

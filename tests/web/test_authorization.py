@@ -26,6 +26,7 @@ EXPECTED = {
     "areas.index": ("admin", "planner"), "areas.edit": ("admin", "planner"), "areas.api_areas": ("admin", "planner"),
     "deployment.index": STAFF, "deployment.export": STAFF, "deployment.api_priority": STAFF,
     "deployment.api_export": STAFF,
+    "plans.index": STAFF, "plans.export": STAFF, "plans.api_plan": STAFF, "plans.api_export": STAFF,
     "retailer.stores": ("acme_user",), "retailer.store": ("acme_user",), "retailer.upload": ("acme_user",),
     "retailer.api_stores": ("acme_user",), "retailer.api_store": ("acme_user",),
 }
