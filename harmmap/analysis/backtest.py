@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 
 from harmmap.analysis.trends import load_trend_inputs
 from harmmap.errors import ConfigError

@@ -15,6 +15,15 @@ ERROR_SCHEMA = {
 }
 
 
+#: Response content of a downloaded file, and of a GeoJSON FeatureCollection (exports).
+FILE_CONTENT = {"schema": {"type": "string", "format": "binary"}}
+GEOJSON_CONTENT = {"schema": {"type": "object", "required": ["type", "features"], "properties": {
+    "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {
+        "type": "object", "required": ["type", "properties", "geometry"], "properties": {
+            "type": {"const": "Feature"}, "properties": {"type": "object"},
+            "geometry": {"type": ["object", "null"]}}}}}}}
+
+
 def error_responses(*codes: int) -> dict:
     """Standard error responses (401 unauthenticated, 403 forbidden, 404 not found, 400 bad request...)."""
     text = {400: "Bad request", 401: "Not logged in / bad token", 403: "Forbidden for this role",

@@ -12,7 +12,7 @@ from harmmap.analysis.score import score_workspace
 from harmmap.analysis.trends import trend_workspace
 from harmmap.scoring.pipeline import ScoringSettings
 from harmmap.scoring.trend_run import TrendSettings
-from harmmap.store.accounts import add_user
+from harmmap.store.accounts import add_user, create_token
 from harmmap.store.places import save_stores
 from harmmap.store.workspace import open_workspace
 from harmmap.web import create_app
@@ -61,5 +61,15 @@ def as_user(app):
         client = app.test_client()
         response = login(client, name)
         assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+    return make
+
+
+@pytest.fixture()
+def bearer(app, web_workspace):
+    """``bearer(name)`` -> a test client sending that user's API token (no cookie, no CSRF)."""
+    def make(name: str):
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'tests')}"
         return client
     return make

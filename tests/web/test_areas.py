@@ -9,20 +9,11 @@ import uuid
 import pytest
 from conftest import csrf_of
 
-from harmmap.store.accounts import create_token, read_audit
+from harmmap.store.accounts import read_audit
 from harmmap.store.areas import delete_area
 from harmmap.web.data import operation_areas
 
 PLACES = ["town_centre:TC001", "town_centre:TC002", "town_centre:TC010"]
-
-
-@pytest.fixture()
-def bearer(app, web_workspace):
-    def make(name: str):
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'tests')}"
-        return client
-    return make
 
 
 @pytest.fixture()

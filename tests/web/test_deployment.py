@@ -6,17 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmmap.store.accounts import create_token, read_audit
+from harmmap.store.accounts import read_audit
 from harmmap.web.data import latest_run
-
-
-@pytest.fixture()
-def bearer(app, web_workspace):
-    def make(name: str):
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'tests')}"
-        return client
-    return make
 
 
 def _list(client, query: str) -> dict:

@@ -16,7 +16,7 @@ import pyogrio
 import pytest
 from pyproj import Transformer
 
-from harmmap.store.accounts import create_token, read_audit
+from harmmap.store.accounts import read_audit
 from harmmap.store.areas import create_area, delete_area
 from harmmap.web.exports import escape_formula, safe_for_spreadsheets, to_csv, to_xlsx
 
@@ -25,15 +25,6 @@ KML = "{http://www.opengis.net/kml/2.2}"
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "geojson": "application/geo+json", "kml": "application/vnd.google-earth.kml+xml",
         "gpkg": "application/geopackage+sqlite3"}
-
-
-@pytest.fixture()
-def bearer(app, web_workspace):
-    def make(name: str):
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'tests')}"
-        return client
-    return make
 
 
 def _download(client, fmt: str, query: str, api: bool = False) -> bytes:

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import h3
 import jsonschema_rs
-import numpy as np
 import pytest
 
 from harmmap.store.accounts import read_audit

@@ -7,19 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from harmmap.store.accounts import create_token, read_audit
+from harmmap.store.accounts import read_audit
 from harmmap.store.areas import create_area, delete_area
 from harmmap.web.data import latest_run
-
-
-@pytest.fixture()
-def bearer(app, web_workspace):
-    """``bearer(name)`` -> a test client authenticated by an API token (no session, no login limits)."""
-    def make(name: str):
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'tests')}"
-        return client
-    return make
 
 
 def _rows(client, query: str = "") -> list[dict]:

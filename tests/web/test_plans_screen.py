@@ -12,7 +12,7 @@ import pytest
 import shapely
 from openpyxl import load_workbook
 
-from harmmap.store.accounts import create_token, read_audit
+from harmmap.store.accounts import read_audit
 from harmmap.store.areas import create_area
 from harmmap.web import plan_pages
 from harmmap.web.data import places_wgs84
@@ -22,15 +22,6 @@ STAFF = ("admin", "planner", "deploy")
 KML = "{http://www.opengis.net/kml/2.2}"
 QUERIES = {"patrol": "unit=cells&teams=3", "deploy": "teams=4&radius=2500", "stores": "all=true"}
 TABLE = {"patrol": "stops", "deploy": "sites", "stores": "stores"}
-
-
-@pytest.fixture()
-def bearer(app, web_workspace):
-    def make(name: str):
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {create_token(web_workspace, name, 'plans tests')}"
-        return client
-    return make
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from harmmap.report.palettes import GI_BIN_LABELS
 from harmmap.web.audit import audit
 from harmmap.web.data import operation_areas
 from harmmap.web.exports import FORMATS, attachment, json_records, write_export
-from harmmap.web.openapi import error_responses
+from harmmap.web.openapi import FILE_CONTENT, GEOJSON_CONTENT, error_responses
 from harmmap.web.priority import (COLUMNS, EMERGING_KEYS, EMERGING_LABELS, KINDS, PLACE_KINDS, PRIORITY_PARAMS,
                                   PRIORITY_TEXT, area_exists, openapi_parameters, parse_query, priority_geometries,
                                   priority_list,
@@ -48,12 +48,6 @@ OPENAPI_SCHEMAS = {
                                     "rows": {"type": "array", "items": {"anyOf": [
                                         {"$ref": f"#/components/schemas/{name}"} for name in _ROW_SCHEMA.values()]}}}},
 }
-_FILE = {"schema": {"type": "string", "format": "binary"}}
-_GEOJSON = {"schema": {"type": "object", "required": ["type", "features"], "properties": {
-    "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {
-        "type": "object", "required": ["type", "properties", "geometry"], "properties": {
-            "type": {"const": "Feature"}, "properties": {"type": "object"},
-            "geometry": {"type": ["object", "null"]}}}}}}}
 OPENAPI_PATHS = {
     "/api/priority": {"get": {
         "summary": "Deployment priority list (places, cells or stores of all organisations)",
@@ -67,7 +61,7 @@ OPENAPI_PATHS = {
         "parameters": [{"name": "fmt", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(FORMATS)}}, *openapi_parameters(PRIORITY_PARAMS)],
         "responses": {"200": {"description": "The file (Content-Disposition: attachment)",
-                              "content": {FORMATS[f][0].split(";")[0]: _GEOJSON if f == "geojson" else _FILE
+                              "content": {FORMATS[f][0].split(";")[0]: GEOJSON_CONTENT if f == "geojson" else FILE_CONTENT
                                           for f in FORMATS}},
                       **error_responses(400, 401, 403, 404)}}},
 }

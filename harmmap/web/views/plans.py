@@ -8,7 +8,7 @@ from harmmap.errors import HarmmapError
 from harmmap.web.audit import audit
 from harmmap.web.data import operation_areas
 from harmmap.web.exports import FORMATS, attachment, json_records
-from harmmap.web.openapi import error_responses
+from harmmap.web.openapi import FILE_CONTENT, GEOJSON_CONTENT, error_responses
 from harmmap.web.plan_pages import (MAX_CANDIDATES, MAX_K, MAX_PAIRS, MAX_PAIRS_CAPACITY, MAX_SECONDS, MAX_SITES,
                                     MAX_TEAMS, PARAMS, PLAN_FORMATS, PLAN_KINDS, TEAM_COLOURS, TIER_COLOURS,
                                     PlanResult, area_outlines, export_plan, make_plan, shown_params)
@@ -82,12 +82,6 @@ OPENAPI_SCHEMAS = {
         "seconds": {"type": "number", "minimum": 0},
         **{table: _rows(name) for table, name in _TABLES[kind].items()}}) for kind in PLAN_KINDS
 }
-_FILE = {"schema": {"type": "string", "format": "binary"}}
-_GEOJSON = {"schema": {"type": "object", "required": ["type", "features"], "properties": {
-    "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {
-        "type": "object", "required": ["type", "properties", "geometry"], "properties": {
-            "type": {"const": "Feature"}, "properties": {"type": "object"},
-            "geometry": {"type": ["object", "null"]}}}}}}}
 _BOUNDS = (f"Bounds: at most {MAX_TEAMS} patrol teams over the {MAX_CANDIDATES} targets of most harm; at most "
            f"{MAX_K} deployment teams among the {MAX_SITES:,} candidate sites of most harm, refused (400) above "
            f"{MAX_PAIRS:,} demand-site pairs in reach ({MAX_PAIRS_CAPACITY:,} with a capacity), solver time limit "
@@ -110,7 +104,7 @@ OPENAPI_PATHS = {
         "parameters": [{"name": "fmt", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(PLAN_FORMATS)}}, *openapi_parameters(PARAMS[kind])],
         "responses": {"200": {"description": "The file (Content-Disposition: attachment)",
-                              "content": {FORMATS[f][0].split(";")[0]: _GEOJSON if f == "geojson" else _FILE
+                              "content": {FORMATS[f][0].split(";")[0]: GEOJSON_CONTENT if f == "geojson" else FILE_CONTENT
                                           for f in PLAN_FORMATS}},
                       **error_responses(400, 401, 403, 404, 503)}}} for kind in PLAN_KINDS
 }
