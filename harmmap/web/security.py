@@ -96,7 +96,8 @@ def add_security_headers(response):
     response.headers["Content-Security-Policy"] = _content_security_policy(g.get("nonce", "none"), config.tiles_url)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of POSTs over HTTPS (WTF_CSRF_SSL_STRICT)
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"

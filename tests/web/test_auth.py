@@ -56,6 +56,7 @@ def test_security_headers_and_cookie_flags(app):
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     login_response = login(client, "admin")
     cookie = login_response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -84,3 +85,19 @@ def test_audit_log_is_append_only(web_workspace):
             conn.execute("UPDATE audit_log SET username = 'y'")
         with pytest.raises(Exception, match="append-only"):
             conn.execute("DELETE FROM audit_log")
+
+
+def test_login_over_https_with_secure_cookies(web_workspace):
+    """Behind TLS: Secure cookies, and Flask-WTF's strict Referer check passes because pages keep a
+    same-origin referrer (a no-referrer policy would make every HTTPS form post fail)."""
+    from harmmap.web import create_app
+
+    app = create_app({"workspace": str(web_workspace.root), "secure_cookies": True, "testing": True})
+    client = app.test_client()
+    page = client.get("/login", base_url="https://harmmap.example")
+    response = client.post("/login", base_url="https://harmmap.example",
+                           headers={"Referer": "https://harmmap.example/login"},
+                           data={"username": "admin", "password": PASSWORD,
+                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+    assert response.status_code == 302 and "Secure" in response.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" in response.headers
