@@ -1,8 +1,10 @@
 """Ingest files into a workspace: read, validate, geocode, store durably, report.
 
-Each file is stored in one transaction: its row in ``files``, its rejects, its
-new segments and the deactivation of the segments it replaces commit together
-or not at all.  A file whose content hash is already known adds nothing.
+Files are stored a group at a time (:mod:`harmmap.ingest.prepare`), each group
+in one transaction: its files' rows in ``files``, their rejects, their new
+segments and the deactivation of the segments they replace commit together or
+not at all, so every file is in the store completely or not at all.  A file
+whose content hash is already known adds nothing.
 police.uk partitions (force, month) are replaced by a later-loaded file of the
 same partition: police.uk re-publishes months with updated outcomes.
 """
@@ -10,28 +12,22 @@ same partition: police.uk re-publishes months with updated outcomes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.geo.geocode import locate_points
-from harmmap.ingest.identity import incidents_to_ids
-from harmmap.ingest.result import ReadResult
+from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, PreparedFile, PreparedGroup, Reader, prepare_group,
+                                    take_group)
 from harmmap.ingest.sources import InputFile
-from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK, conform_incidents
+from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
 from harmmap.store import catalog
 from harmmap.store.counting import counted_mask
 from harmmap.store.incidents import count_rules
-from harmmap.store.segments import read_segments, remove_files, remove_orphans, write_segment
+from harmmap.store.segments import read_segments, remove_files, remove_orphans
 from harmmap.store.workspace import Workspace, connect, transaction, workspace_resolution, write_lock
-
-Reader = Callable[[bytes, str], ReadResult]
 
 
 @dataclass(frozen=True)
@@ -92,48 +88,6 @@ class IngestReport:
         }
 
 
-def _complete(result: ReadResult, resolution: int) -> pa.Table:
-    """Turn a reader's accepted rows into an INCIDENT_SCHEMA table plus ``partition_key``."""
-    data = result.incidents
-    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-    n = table.num_rows
-    located = locate_points(
-        table["lat"].to_numpy(), table["lng"].to_numpy(), resolution,
-        table["easting"].to_numpy() if n else None, table["northing"].to_numpy() if n else None,
-    )
-    table = (table.set_column(table.schema.get_field_index("easting"), "easting", pa.array(located.easting))
-             .set_column(table.schema.get_field_index("northing"), "northing", pa.array(located.northing))
-             .append_column("cell", pa.array(located.cell, pa.uint64()))
-             .append_column("file_id", pa.array(np.zeros(n, dtype="int64")))
-             .append_column("incident_id", pa.array(np.zeros(n, dtype="int64"))))
-    keys = table["partition_key"] if "partition_key" in table.column_names else pa.nulls(n, pa.string())
-    completed = conform_incidents(table)
-    completed = completed.set_column(0, "incident_id", pa.array(incidents_to_ids(completed), pa.int64()))
-    return completed.append_column("partition_key", keys)
-
-
-def _partitions(table: pa.Table, default_key: str) -> tuple[pa.Table, list[tuple[str, int, str | None, str | None]]]:
-    """Fill missing partition keys; return the table and (key, rows, first month, last month) per partition."""
-    n = table.num_rows
-    column = table["partition_key"].combine_chunks() if n else pa.array([], pa.string())
-    if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
-    labels = [default_key if v is None else v for v in column.dictionary.to_pylist()] + [default_key]
-    codes = column.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False).astype("int64")
-    unique_labels = sorted(set(labels))
-    code_of = np.array([unique_labels.index(label) for label in labels], dtype="int32")
-    codes = code_of[codes] if n else codes.astype("int32")
-    keys = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(unique_labels, pa.string()))
-    days = table["month"].cast(pa.int32()).to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype="int32")
-    stats = pd.DataFrame({"code": codes, "day": days}).groupby("code")["day"].agg(["size", "min", "max"])
-    summary = [
-        (unique_labels[code], int(row["size"]), str(np.datetime64(int(row["min"]), "D"))[:7],
-         str(np.datetime64(int(row["max"]), "D"))[:7])
-        for code, row in stats.iterrows()
-    ]
-    return table.set_column(table.schema.get_field_index("partition_key"), "partition_key", keys), summary
-
-
 def _diff(ws: Workspace, old_segments: list, new: pa.Table) -> dict[str, int]:
     plain = pa.schema([("incident_id", pa.int64()), ("outcome", pa.string())])
     old = read_segments(ws, old_segments, ["incident_id", "outcome"]).cast(plain).to_pandas().set_index("incident_id")
@@ -144,109 +98,108 @@ def _diff(ws: Workspace, old_segments: list, new: pa.Table) -> dict[str, int]:
             "removed": len(old.index.difference(fresh.index)), "outcome_changed": int(changed)}
 
 
-def _cross_source_counts(ws: Workspace, conn, source: str, table: pa.Table) -> tuple[int, int]:
+def _cross_source_counts(ws: Workspace, conn, source: str, group: PreparedGroup,
+                         f: PreparedFile) -> tuple[int, int]:
     """Return (linked, updated): police<->retailer reference links and retailer re-exports."""
     if source == SOURCE_POLICE_UK:
         retail = catalog.active_segments(conn, source=RETAILER_PREFIX + "*")
         if not retail:
             return 0, 0
+        table = group.rows_of(f.file_id)
         given = pc.unique(pc.drop_null(read_segments(ws, retail, ["police_ref"])["police_ref"]))
         hits = pc.unique(pc.filter(table["source_ref"], pc.is_in(table["source_ref"], value_set=given)))
         return len(hits), 0
+    table = group.rows_of(f.file_id)
     police = read_segments(ws, catalog.active_segments(conn, source=SOURCE_POLICE_UK), ["source_ref"])
     mine = pc.drop_null(table["police_ref"])
     linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police["source_ref"])))).as_py() or 0)
-    earlier = read_segments(ws, catalog.active_segments(conn, source=source), ["source_ref"])
-    updated = int(pc.sum(pc.is_in(table["source_ref"], value_set=pc.unique(earlier["source_ref"]))).as_py() or 0)
+    # earlier = stored before this group, plus the group's own earlier files (whose segment file
+    # is only partly registered until the group commits, so it is not read through the catalogue)
+    paths = {g.path for g in group.files if g.path}
+    stored = [s for s in catalog.active_segments(conn, source=source) if s.path not in paths]
+    before = group.table.filter(pc.less(group.table["file_id"], f.file_id))["source_ref"]
+    earlier = pa.chunked_array(read_segments(ws, stored, ["source_ref"])["source_ref"].chunks + before.chunks,
+                               pa.string())
+    updated = int(pc.sum(pc.is_in(table["source_ref"], value_set=pc.unique(earlier))).as_py() or 0)
     return linked, updated
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A file read and completed off the main thread, ready to be stored."""
-
-    item: InputFile
-    sha256: str
-    size_bytes: int
-    result: ReadResult | None
-    table: pa.Table | None
-
-
-def _prepare(ws: Workspace, source: str, item: InputFile, reader: Reader, resolution: int) -> _Prepared:
-    """Load, hash, read, validate and geocode one file (no writes; safe in a worker thread)."""
-    data = item.load()
-    sha = hashlib.sha256(data).hexdigest()
-    with contextlib.closing(connect(ws)) as conn:
-        if catalog.find_file(conn, sha):
-            return _Prepared(item, sha, len(data), None, None)
-    result = reader(data, item.name)
-    return _Prepared(item, sha, len(data), result, _complete(result, resolution))
-
-
-def _store(ws: Workspace, conn, source: str, prep: _Prepared) -> FileSummary:
-    """Write the segments of a prepared file and register everything in one transaction."""
-    known = catalog.find_file(conn, prep.sha256)
-    if known or prep.result is None:
-        return FileSummary(prep.item.name, prep.sha256, "duplicate",
-                           duplicate_of=f"{known[1]} (ingested {known[2]})" if known else None)
-    result, file_id = prep.result, catalog.next_file_id(conn)
-    table = prep.table.set_column(prep.table.schema.get_field_index("file_id"), "file_id",
-                                  pa.array(np.full(prep.table.num_rows, file_id), pa.int64()))
-    linked, updated = _cross_source_counts(ws, conn, source, table)
-    table, parts = _partitions(table, f"{source}/{prep.sha256[:16]}")
-    path = write_segment(ws, table, f"f{file_id}")
-    replaced, replaced_segments = [], []
+def _commit(ws: Workspace, conn, source: str, group: PreparedGroup) -> list[FileSummary]:
+    """Register a prepared group in one transaction: files, rejects, segments, replacements."""
+    summaries, replaced_segments = [], []
     with transaction(conn):
         catalog.ensure_source(conn, source)
-        catalog.insert_file(conn, file_id, sha256=prep.sha256, source=source, name=prep.item.name,
-                            size_bytes=prep.size_bytes, rows_read=result.rows_read, accepted=table.num_rows,
-                            rejected=len(result.rejects),
-                            summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
-        catalog.insert_rejects(conn, file_id, result.rejects)
-        for key, rows, low, high in parts:
-            old = catalog.active_segments(conn, partition_key=key)
-            catalog.deactivate_segments(conn, [s.segment_id for s in old], None)
-            new_id = catalog.insert_segment(conn, file_id=file_id, partition_key=key, path=path,
-                                            rows=rows, month_min=low, month_max=high)
-            if old:
-                catalog.deactivate_segments(conn, [s.segment_id for s in old], new_id)
-                names = catalog.file_names(conn, sorted({s.file_id for s in old}))
-                fresh = table.filter(pc.equal(table["partition_key"], key))
-                replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, old, fresh)))
-                replaced_segments += old
+        for f in group.files:
+            if f.result is None:
+                summaries.append(FileSummary(f.item.name, f.sha256, "duplicate", duplicate_of=f.duplicate_of))
+                continue
+            summary, old = _commit_file(ws, conn, source, group, f)
+            summaries.append(summary)
+            replaced_segments += old
     live = catalog.all_segment_paths(conn)
     remove_files(ws, {s.path for s in replaced_segments} - live)
-    return FileSummary(prep.item.name, prep.sha256, "ingested", result.rows_read, table.num_rows,
-                       len(result.rejects), result.rejected_by_reason, tuple(replaced), linked, updated, None,
-                       result.notes)
+    return summaries
+
+
+def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: PreparedFile):
+    result = f.result
+    accepted = sum(p.rows for p in f.partitions)
+    linked, updated = _cross_source_counts(ws, conn, source, group, f)
+    catalog.insert_file(conn, f.file_id, sha256=f.sha256, source=source, name=f.item.name,
+                        size_bytes=f.size_bytes, rows_read=result.rows_read, accepted=accepted,
+                        rejected=len(result.rejects),
+                        summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
+    catalog.insert_rejects(conn, f.file_id, result.rejects)
+    replaced, replaced_segments = [], []
+    for part in f.partitions:
+        old = catalog.active_segments(conn, partition_key=part.key)
+        catalog.deactivate_segments(conn, [s.segment_id for s in old], None)
+        new_id = catalog.insert_segment(conn, file_id=f.file_id, partition_key=part.key, path=f.path,
+                                        rows=part.rows, month_min=part.month_min, month_max=part.month_max)
+        if old:
+            catalog.deactivate_segments(conn, [s.segment_id for s in old], new_id)
+            names = catalog.file_names(conn, sorted({s.file_id for s in old}))
+            fresh = group.rows_of(f.file_id, part.key)
+            replaced.append(Replacement(part.key, ", ".join(names.values()), **_diff(ws, old, fresh)))
+            replaced_segments += old
+    summary = FileSummary(f.item.name, f.sha256, "ingested", result.rows_read, accepted, len(result.rejects),
+                          result.rejected_by_reason, tuple(replaced), linked, updated, None, result.notes)
+    return summary, replaced_segments
 
 
 def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader: Reader,
-                 progress: Callable[[FileSummary], None] | None = None) -> IngestReport:
+                 progress: Callable[[FileSummary], None] | None = None, *,
+                 group_bytes: int = GROUP_BYTES) -> IngestReport:
     """Ingest each input file with ``reader`` under the workspace write lock.
 
-    Files are read and geocoded in a worker thread while the previous one is
-    stored, and committed one by one in input order, so an interrupted run
-    keeps the files it finished; re-running skips them (same content hash).
-    Finally the counting rules are evaluated once and cached
-    (:mod:`harmmap.store.counting`), so the next analysis reads only the
-    columns it needs.
+    Files are taken in groups of about ``group_bytes`` (see
+    :mod:`harmmap.ingest.prepare`); the next group is loaded, read and
+    geocoded in a worker thread while the previous one is committed, one
+    transaction per group, in input order.  Every file of a committed group is
+    in the store completely and no file of an uncommitted one is, so an
+    interrupted run keeps the groups it finished and re-running skips their
+    files (same content hash).  Finally the counting rules are evaluated once
+    and cached (:mod:`harmmap.store.counting`), so the next analysis reads
+    only the columns it needs.
     """
     resolution = workspace_resolution(ws)
-    summaries = []
+    summaries: list[FileSummary] = []
+    pending, seen = iter(inputs), {}
     with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=1) as pool:
         remove_orphans(ws, catalog.all_segment_paths(conn))
-        pending = None
-        for item in inputs:
-            future = pool.submit(_prepare, ws, source, item, reader, resolution)
-            if pending is not None:
-                summaries.append(_store(ws, conn, source, pending.result()))
+        ids = IdCounter(catalog.next_file_id(conn))
+
+        def next_group():
+            group, more = take_group(ws, pending, seen, group_bytes)
+            return (prepare_group(ws, source, group, reader, resolution, ids) if group else None), more
+
+        future = pool.submit(next_group)
+        while future is not None:
+            prepared, more = future.result()
+            future = pool.submit(next_group) if more else None
+            for summary in _commit(ws, conn, source, prepared) if prepared else []:
+                summaries.append(summary)
                 if progress:
-                    progress(summaries[-1])
-            pending = future
-        if pending is not None:
-            summaries.append(_store(ws, conn, source, pending.result()))
-            if progress:
-                progress(summaries[-1])
+                    progress(summary)
         counted_mask(ws, catalog.active_segments(conn), count_rules)  # leave the store ready to read
     return IngestReport(tuple(summaries))

@@ -55,7 +55,6 @@ OLDER_COLUMNS = ("Month", "Reported by", "Falls within", "Easting", "Northing", 
 _REQUIRED = {"current": ("Month", "Longitude", "Latitude", "Crime type"), "older": ("Month", "Easting", "Northing", "Crime type")}
 _KNOWN_TYPES = sorted(set(CRIME_TYPES) | set(LEGACY_CRIME_TYPES))
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-_PLAIN_TEXT = ("Crime ID", "Longitude", "Latitude", "Easting", "Northing")  # near-unique or numeric: not encoded
 BATCH_BYTES = 48 << 20  #: bytes of CSV per batch (about 200k rows)
 
 
@@ -167,25 +166,36 @@ def _detect_layout(header: list[str], name: str) -> str:
     return layout
 
 
-def _column_types(header: list[str]) -> dict[str, pa.DataType]:
-    """Text columns with few distinct values are read dictionary-encoded; coordinates stay text (shown in rejects)."""
-    coded = pa.dictionary(pa.int32(), pa.string())
-    return {col: pa.string() if col in _PLAIN_TEXT else coded for col in header}
-
-
 def _parse_fast(piece: np.ndarray, header: list[str]) -> pa.Table:
-    """Parse one batch with Arrow's reader; any malformed or undecodable row means _SlowPath."""
+    """Parse one batch with Arrow's reader; any malformed or undecodable row means _SlowPath.
+
+    Fields are read as raw bytes (Arrow's text conversion validates UTF-8 value
+    by value, and its dictionary conversion hashes every value: together most
+    of the parse time).  Pure ASCII, which police.uk files are, is valid UTF-8,
+    so the bytes are then viewed as text as they are; other bytes are checked
+    column by column.
+    """
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(piece)),
             read_options=pacsv.ReadOptions(column_names=header, use_threads=False,
                                            block_size=max(len(piece) + 1, 1 << 20)),
-            convert_options=pacsv.ConvertOptions(column_types=_column_types(header), strings_can_be_null=True),
+            convert_options=pacsv.ConvertOptions(column_types={col: pa.binary() for col in header},
+                                                 strings_can_be_null=True),
         )
+        ascii_only = len(piece) == 0 or int(piece.max()) < 128
+        table = pa.table([_as_text(table[name], ascii_only) for name in header], names=header)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise _SlowPath from None
     rows = pa.array(np.arange(1, table.num_rows + 1, dtype="int64"))
     return table.append_column("row_number", rows)
+
+
+def _as_text(column: pa.ChunkedArray, ascii_only: bool) -> pa.ChunkedArray:
+    """Binary fields as UTF-8 text: a zero-copy view for ASCII, else a validating cast (ArrowInvalid if bad)."""
+    if ascii_only:
+        return pa.chunked_array([chunk.view(pa.string()) for chunk in column.chunks], pa.string())
+    return column.cast(pa.string())
 
 
 def _read_batch(piece: np.ndarray, header: list[str], layout: str, name: str) -> _Part:

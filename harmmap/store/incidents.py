@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.ingest.identity import hex_prefix
+from harmmap.ingest.identity import refs_to_keys
 
 from harmmap.schema import INCIDENT_SCHEMA, SOURCE_POLICE_UK
 from harmmap.store.catalog import active_segments
@@ -53,50 +53,6 @@ def read_incident_table(ws: Workspace, columns: Sequence[str] | None = None,
 
 
 _REASONS = ("", "repeat_crime_id", "superseded_by_newer_file", "linked_to_retailer")
-_HEX = np.full(256, 255, dtype=np.uint8)
-_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
-_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
-_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
-
-
-def _chunk_keys(array: pa.Array) -> np.ndarray:
-    """uint64 key per value: the first 64 bits of a 64-hex-digit reference, else a hash of the text."""
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    if not pa.types.is_string(array.type):
-        array = array.cast(pa.string())
-    n = len(array)
-    keys = np.zeros(n, dtype=np.uint64)
-    if n == 0 or array.null_count == n:
-        return keys
-    fast = hex_prefix(array)  # every value 64 hex digits (police.uk Crime IDs): one bytes.fromhex
-    if fast is not None:
-        return fast
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset: array.offset + n + 1]
-    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if array.buffers()[2] is not None else np.zeros(0, np.uint8)
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    hexed = valid & (np.diff(offsets) == 64)
-    if hexed.any():
-        nibbles = _HEX[data[offsets[:-1][hexed][:, None] + np.arange(16)]]
-        ok = (nibbles != 255).all(axis=1)
-        value = np.zeros(int(hexed.sum()), dtype=np.uint64)
-        for j in range(16):
-            value = (value << np.uint64(4)) | nibbles[:, j].astype(np.uint64)
-        rows = np.flatnonzero(hexed)
-        keys[rows[ok]] = value[ok]
-        hexed[rows[~ok]] = False
-    rest = valid & ~hexed
-    if rest.any():
-        text = array.filter(pa.array(rest)).to_numpy(zero_copy_only=False).astype(object)
-        keys[rest] = pd.util.hash_array(text)
-    return keys
-
-
-def _keys(column: pa.ChunkedArray) -> np.ndarray:
-    chunks = [_chunk_keys(chunk) for chunk in column.chunks]
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
-
-
 def _shared(keys: np.ndarray) -> np.ndarray:
     """Boolean mask of keys that occur more than once."""
     ordered = np.sort(keys)
@@ -150,7 +106,7 @@ def count_rules(table: pa.Table) -> pd.DataFrame:
     linked = np.full(n, -1, dtype=np.int64)
     is_police = pc.fill_null(pc.equal(table["source"], SOURCE_POLICE_UK), False).to_numpy(zero_copy_only=False)
     has_ref = pc.is_valid(table["source_ref"]).to_numpy(zero_copy_only=False)
-    keys = _keys(table["source_ref"])
+    keys = refs_to_keys(table["source_ref"])
     police = np.flatnonzero(is_police & has_ref)
     repeated = police[_shared(keys[police])]
     if repeated.size:
@@ -180,7 +136,7 @@ def _link(table: pa.Table, keys: np.ndarray, police: np.ndarray, retail: np.ndar
     if refs.empty:
         return
     refs = refs.drop_duplicates("police_ref")
-    ref_keys = np.unique(_keys(pa.chunked_array([pa.array(refs["police_ref"].astype(object), pa.string())])))
+    ref_keys = np.unique(refs_to_keys(pa.array(refs["police_ref"].astype(object), pa.string())))
     open_police = police[code[police] == 0]
     candidates = open_police[_member(keys[open_police], ref_keys)]
     if candidates.size == 0:

@@ -26,6 +26,10 @@ from harmmap.store.catalog import SegmentRow
 from harmmap.store.workspace import SEGMENT_DIR, Workspace
 
 PARTITION_COLUMN = "partition_key"
+ROW_GROUP_ROWS = 256 * 1024
+#: Columns with min/max statistics (row-group pruning on partition and month);
+#: statistics of 64-hex references or coordinates cost time and prune nothing.
+_STATISTICS = (PARTITION_COLUMN, "month", "file_id")
 
 
 def fsync_path(path: Path) -> None:
@@ -38,12 +42,20 @@ def fsync_path(path: Path) -> None:
 
 
 def write_segment(ws: Workspace, table: pa.Table, stem: str) -> str:
-    """Write ``table`` (INCIDENT_SCHEMA plus ``partition_key``) durably; return its path relative to the workspace."""
-    table = conform_incidents(table).append_column(PARTITION_COLUMN, table[PARTITION_COLUMN])
+    """Write ``table`` (INCIDENT_SCHEMA plus ``partition_key``) durably; return its path relative to the workspace.
+
+    Text columns that arrive dictionary-encoded (crime type, outcome, location,
+    ...) get one dictionary across all the table's chunks first: the Parquet
+    writer falls back to slow re-encoding when chunks bring different
+    dictionaries.  Only those columns use Parquet dictionary pages.
+    """
+    table = conform_incidents(table).append_column(PARTITION_COLUMN, table[PARTITION_COLUMN]).unify_dictionaries()
     name = f"{stem}-{uuid.uuid4().hex[:12]}.parquet"
     final = ws.segment_dir / name
     temp = ws.segment_dir / f".tmp-{name}"
-    pq.write_table(table, temp, compression="snappy", row_group_size=1_000_000)
+    coded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    pq.write_table(table, temp, compression="snappy", row_group_size=ROW_GROUP_ROWS, use_dictionary=coded,
+                   write_statistics=list(_STATISTICS))
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, final)

@@ -127,7 +127,7 @@ from harmmap.ingest.sources import expand_paths
 from harmmap.store.workspace import init_workspace
 ws = init_workspace(sys.argv[1])
 print("ready", flush=True)
-ingest_files(ws, "police_uk", expand_paths(sys.argv[2:]), read_police_uk)
+ingest_files(ws, "police_uk", expand_paths(sys.argv[2:]), read_police_uk, group_bytes=3 << 20)
 """
 
 
@@ -147,10 +147,11 @@ def _check_consistent(ws, expected_by_file: dict[str, int]) -> None:
 
 
 def test_kill_9_mid_ingest_leaves_a_consistent_store(shared_data, tmp_path):
+    # 8 files of ~2 MB in groups of ~3 MB: four commits, each of two whole files
     paths = sorted((shared_data / "police_uk" / "leicestershire").glob("*.gz"))[:8]
     reference = init_workspace(tmp_path / "reference")
     started = time.monotonic()
-    ingest(reference, *paths)
+    ingest_files(reference, "police_uk", expand_paths(paths), read_police_uk, group_bytes=3 << 20)
     duration = time.monotonic() - started
     expected = {}
     with contextlib.closing(connect(reference)) as conn:
