@@ -42,7 +42,7 @@ from pathlib import Path
 t0 = time.perf_counter()
 from harmmap.geo.places import read_places
 from harmmap.ingest.pipeline import ingest_files
-from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk
 from harmmap.ingest.sources import expand_paths
 from harmmap.store.assign import incidents_to_places
 from harmmap.store.incidents import read_incidents
@@ -53,7 +53,7 @@ paths = sys.argv[4:]
 ws = init_workspace(ws_dir)
 save_places(ws, read_places(places_path, kind="custom", name_field=name_field).places, "bench")
 start = time.perf_counter()
-report = ingest_files(ws, "police_uk", expand_paths(paths), read_police_uk).to_dict()
+report = ingest_files(ws, "police_uk", expand_paths(paths), read_police_uk, pieces=POLICE_UK_PIECES).to_dict()
 stored = time.perf_counter()
 incidents = read_incidents(ws, ["incident_id", "easting", "northing"])
 assigned = incidents_to_places(ws, incidents)

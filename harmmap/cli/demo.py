@@ -8,7 +8,7 @@ import click
 
 from harmmap.cli.output import emit_json, print_ingest, print_status
 from harmmap.ingest.pipeline import ingest_files
-from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk
 from harmmap.ingest.sources import expand_paths
 from harmmap.schema import SOURCE_POLICE_UK
 from harmmap.store.status import workspace_status
@@ -61,7 +61,8 @@ def build_demo(workspace: str, seed: int, months: int, per_month: int, echo=clic
     org = summary.org_id
     stores = read_stores(sim_dir / "stores" / f"{org}_stores.csv", org_id=org)
     save_stores(ws, org, stores.stores)
-    report = ingest_files(ws, SOURCE_POLICE_UK, expand_paths([sim_dir / "police_uk"]), read_police_uk).to_dict()
+    report = ingest_files(ws, SOURCE_POLICE_UK, expand_paths([sim_dir / "police_uk"]), read_police_uk,
+                          pieces=POLICE_UK_PIECES).to_dict()
     show(report)
     mapping = load_mapping(sim_dir / "retailer" / f"{org}_mapping.toml")
     incidents = sim_dir / "retailer" / f"{org}_incidents.csv"

@@ -9,7 +9,7 @@ import click
 from harmmap.cli.output import emit_json, print_ingest, progress
 from harmmap.errors import ConfigError
 from harmmap.ingest.pipeline import ingest_files
-from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk
 from harmmap.ingest.sources import InputFile, expand_paths
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
 from harmmap.store.catalog import check_org_id
@@ -22,9 +22,9 @@ def ingest_group() -> None:
     """Load incident files into the workspace."""
 
 
-def _run(ws, source: str, inputs: list[InputFile], reader, as_json: bool) -> None:
+def _run(ws, source: str, inputs: list[InputFile], reader, as_json: bool, pieces=None) -> None:
     with progress("ingesting", inputs) as bar:
-        report = ingest_files(ws, source, bar, reader).to_dict()
+        report = ingest_files(ws, source, bar, reader, pieces=pieces).to_dict()
     emit_json(report) if as_json else print_ingest(report)
 
 
@@ -35,7 +35,7 @@ def _run(ws, source: str, inputs: list[InputFile], reader, as_json: bool) -> Non
 def police_uk_command(obj: dict, paths: tuple[str, ...], as_json: bool) -> None:
     """Load police.uk street-level CSVs: files, globs, folders, .gz or bulk-download zips."""
     ws = open_workspace(obj["workspace"])
-    _run(ws, SOURCE_POLICE_UK, expand_paths(paths), read_police_uk, as_json)
+    _run(ws, SOURCE_POLICE_UK, expand_paths(paths), read_police_uk, as_json, pieces=POLICE_UK_PIECES)
 
 
 def parse_column_flags(flags: tuple[str, ...]) -> dict[str, str]:

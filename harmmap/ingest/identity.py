@@ -157,24 +157,34 @@ def _ordinals(key: np.ndarray) -> np.ndarray:
     return ordinal
 
 
-def incidents_to_ids(table: pa.Table, within: np.ndarray | None = None) -> np.ndarray:
-    """Return the int64 id of each row of a canonical incident table (before ids exist).
-
-    ``within`` (one integer per row, e.g. the file id) scopes the ordinals of
-    identical rows: rows of several files read together get the ids each file
-    would get on its own.
-    """
+def incidents_to_keys(table: pa.Table) -> np.ndarray:
+    """Return the uint64 identity key of each row of a canonical incident table (equal rows, equal keys)."""
     n = table.num_rows
+    key = np.zeros(n, dtype="uint64")
     if n == 0:
-        return np.empty(0, dtype="int64")
+        return key
     month = table["month"].cast(pa.int32()).to_numpy(zero_copy_only=False)
     has_ref = table["source_ref"].is_valid().to_numpy(zero_copy_only=False)
-    key = np.zeros(n, dtype="uint64")
     if has_ref.any():
         key[has_ref] = _ref_hash(table, has_ref, month)
     if not has_ref.all():
         rest = table.select(list(_KEY_COLUMNS)).filter(pa.array(~has_ref))
         key[~has_ref] = _combine([_hash_column(rest[name]) for name in _KEY_COLUMNS])
+    return key
+
+
+def keys_to_ids(key: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
+    """Return int64 ids from identity keys: each key mixed with its ordinal among equal keys.
+
+    ``within`` (one integer per row, e.g. the file id) scopes the ordinals of
+    identical rows: rows of several files read together get the ids each file
+    would get on its own.
+    """
     scoped = key if within is None else key ^ pd.util.hash_array(np.asarray(within, dtype="int64"))
     mixed = pd.util.hash_array(key ^ (_ordinals(scoped) * _GOLDEN))
     return (mixed >> np.uint64(1)).astype("int64")
+
+
+def incidents_to_ids(table: pa.Table, within: np.ndarray | None = None) -> np.ndarray:
+    """Return the int64 id of each row of a canonical incident table (before ids exist); see :func:`keys_to_ids`."""
+    return keys_to_ids(incidents_to_keys(table), within)

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, PreparedFile, PreparedGroup, Reader, prepare_group,
                                     take_group)
+from harmmap.ingest.result import PieceReader
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
 from harmmap.store import catalog
@@ -115,7 +116,7 @@ def _cross_source_counts(ws: Workspace, conn, source: str, group: PreparedGroup,
     linked = int(pc.sum(pc.is_in(mine, value_set=pc.unique(pc.drop_null(police["source_ref"])))).as_py() or 0)
     # earlier = stored before this group, plus the group's own earlier files (whose segment file
     # is only partly registered until the group commits, so it is not read through the catalogue)
-    paths = {g.path for g in group.files if g.path}
+    paths = {path for g in group.files for path in g.paths}
     stored = [s for s in catalog.active_segments(conn, source=source) if s.path not in paths]
     before = group.table.filter(pc.less(group.table["file_id"], f.file_id))["source_ref"]
     earlier = pa.chunked_array(read_segments(ws, stored, ["source_ref"])["source_ref"].chunks + before.chunks,
@@ -144,6 +145,9 @@ def _commit(ws: Workspace, conn, source: str, group: PreparedGroup) -> list[File
 def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: PreparedFile):
     result = f.result
     accepted = sum(p.rows for p in f.partitions)
+    by_key: dict[str, list] = {}
+    for part in f.partitions:  # a big file read in pieces has a segment per (partition, piece)
+        by_key.setdefault(part.key, []).append(part)
     linked, updated = _cross_source_counts(ws, conn, source, group, f)
     catalog.insert_file(conn, f.file_id, sha256=f.sha256, source=source, name=f.item.name,
                         size_bytes=f.size_bytes, rows_read=result.rows_read, accepted=accepted,
@@ -151,16 +155,17 @@ def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: Prep
                         summary={"rejected_by_reason": result.rejected_by_reason, "notes": list(result.notes)})
     catalog.insert_rejects(conn, f.file_id, result.rejects)
     replaced, replaced_segments = [], []
-    for part in f.partitions:
-        old = catalog.active_segments(conn, partition_key=part.key)
+    for key, parts in by_key.items():
+        old = catalog.active_segments(conn, partition_key=key)
         catalog.deactivate_segments(conn, [s.segment_id for s in old], None)
-        new_id = catalog.insert_segment(conn, file_id=f.file_id, partition_key=part.key, path=f.path,
-                                        rows=part.rows, month_min=part.month_min, month_max=part.month_max)
+        new_ids = [catalog.insert_segment(conn, file_id=f.file_id, partition_key=key, path=part.path,
+                                          rows=part.rows, month_min=part.month_min, month_max=part.month_max)
+                   for part in parts]
         if old:
-            catalog.deactivate_segments(conn, [s.segment_id for s in old], new_id)
+            catalog.deactivate_segments(conn, [s.segment_id for s in old], new_ids[0])
             names = catalog.file_names(conn, sorted({s.file_id for s in old}))
-            fresh = group.rows_of(f.file_id, part.key)
-            replaced.append(Replacement(part.key, ", ".join(names.values()), **_diff(ws, old, fresh)))
+            fresh = group.rows_of(f.file_id, key)
+            replaced.append(Replacement(key, ", ".join(names.values()), **_diff(ws, old, fresh)))
             replaced_segments += old
     summary = FileSummary(f.item.name, f.sha256, "ingested", result.rows_read, accepted, len(result.rejects),
                           result.rejected_by_reason, tuple(replaced), linked, updated, None, result.notes)
@@ -169,13 +174,15 @@ def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: Prep
 
 def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader: Reader,
                  progress: Callable[[FileSummary], None] | None = None, *,
-                 group_bytes: int = GROUP_BYTES) -> IngestReport:
+                 pieces: PieceReader | None = None, group_bytes: int = GROUP_BYTES) -> IngestReport:
     """Ingest each input file with ``reader`` under the workspace write lock.
 
     Files are taken in groups of about ``group_bytes`` (see
     :mod:`harmmap.ingest.prepare`); the next group is loaded, read and
     geocoded in a worker thread while the previous one is committed, one
-    transaction per group, in input order.  Every file of a committed group is
+    transaction per group, in input order.  With ``pieces`` (e.g.
+    :data:`harmmap.ingest.police_uk.POLICE_UK_PIECES`) a big file is read in
+    pieces on two threads with bounded memory.  Every file of a committed group is
     in the store completely and no file of an uncommitted one is, so an
     interrupted run keeps the groups it finished and re-running skips their
     files (same content hash).  Finally the counting rules are evaluated once
@@ -191,7 +198,7 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
 
         def next_group():
             group, more = take_group(ws, pending, seen, group_bytes)
-            return (prepare_group(ws, source, group, reader, resolution, ids) if group else None), more
+            return (prepare_group(ws, source, group, reader, resolution, ids, pieces) if group else None), more
 
         future = pool.submit(next_group)
         while future is not None:

@@ -43,7 +43,7 @@ import pyarrow.csv as pacsv
 from harmmap.errors import SchemaError
 from harmmap.geo.crs import bng_to_wgs84
 from harmmap.geo.validate import classify_grid, classify_latlng
-from harmmap.ingest.result import ReadResult, make_rejects
+from harmmap.ingest.result import PieceReader, ReadResult, make_rejects
 from harmmap.ingest.tables import table_to_csv_lines
 from harmmap.schema import CRIME_TYPES, LEGACY_CRIME_TYPES, LONDON_TZ, REJECT_REASONS, SOURCE_POLICE_UK
 
@@ -95,14 +95,61 @@ def read_police_uk(data: bytes, name: str = "<bytes>") -> ReadResult:
     SchemaError
         When the header is not a police.uk layout.
     """
+    view, header_end, header, layout = _open(data, name)
+    return _read_span(view, header_end, header, layout, name, header_end, len(view))[0]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a big file read on its own; ``quotes`` lets the caller check the cuts."""
+
+    result: ReadResult
+    quotes: int
+
+
+def split_police_uk(data, piece_bytes: int) -> list[tuple[int, int]]:
+    """Cut a police.uk CSV's rows into spans of about ``piece_bytes`` at line ends.
+
+    Read each span with :func:`read_police_uk_piece`; rows are numbered from 1
+    within a span.  A cut falling inside a quoted field (which Arrow would
+    misread) shows as an odd number of quotes before it:
+    :func:`pieces_cut_cleanly` tells, and the file must then be read whole.
+    """
+    view = _open(data, "<split>", check=False)[0]
+    bounds = _batch_bounds(view, _line_end(view, 0), piece_bytes)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def read_police_uk_piece(data, name: str, span: tuple[int, int]) -> Piece:
+    """Read the rows in ``span`` (from :func:`split_police_uk`) of a police.uk CSV."""
+    view, header_end, header, layout = _open(data, name)
+    return Piece(*_read_span(view, header_end, header, layout, name, *span))
+
+
+def pieces_cut_cleanly(data, pieces: list[Piece]) -> bool:
+    """True when no cut between pieces falls inside a quoted field."""
+    view = _open(data, "<split>", check=False)[0]
+    header_quotes = bytes(view[:_line_end(view, 0)]).count(b'"')
+    return not (np.cumsum([header_quotes] + [p.quotes for p in pieces])[:-1] % 2).any()
+
+
+def _open(data, name: str, check: bool = True):
+    """(view without BOM, header end, header names, layout) of a police.uk CSV."""
     view = np.frombuffer(data, dtype=np.uint8)
     if len(view) >= 3 and bytes(view[:3]) == b"\xef\xbb\xbf":
         view = view[3:]
     header_end = _line_end(view, 0)
-    first_line = bytes(view[:header_end])
-    header = _read_header(first_line, name)
-    layout = _detect_layout(header, name)
-    bounds = _batch_bounds(view, header_end, BATCH_BYTES)
+    if not check:
+        return view, header_end, None, None
+    header = _read_header(bytes(view[:header_end]), name)
+    return view, header_end, header, _detect_layout(header, name)
+
+
+def _read_span(view: np.ndarray, header_end: int, header: list[str], layout: str, name: str,
+               start: int, end: int) -> tuple[ReadResult, int]:
+    """Read rows ``view[start:end]`` in batches on two threads; return the result and its quote count."""
+    header_quotes = bytes(view[:header_end]).count(b'"')
+    bounds = _batch_bounds(view[:end], start, BATCH_BYTES)
     pieces = [view[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     try:
         if len(pieces) == 1:
@@ -110,12 +157,14 @@ def read_police_uk(data: bytes, name: str = "<bytes>") -> ReadResult:
         else:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 parts = list(pool.map(lambda piece: _read_batch(piece, header, layout, name), pieces))
-        if _cut_in_quotes(first_line.count(b'"'), parts):
+        if _cut_in_quotes(header_quotes, parts):
             raise _SlowPath
+        quotes = sum(part.quotes for part in parts)
     except _SlowPath:
-        table, bad = _parse_careful(bytes(view[header_end:]), header)
-        parts = [_validate(table, bad, layout, name)]
-    return _merge(parts)
+        body = bytes(view[start:end])
+        table, bad = _parse_careful(body, header)
+        parts, quotes = [_validate(table, bad, layout, name)], body.count(b'"')
+    return _merge(parts), quotes
 
 
 def _line_end(view: np.ndarray, start: int) -> int:
@@ -478,3 +527,7 @@ def _legacy_counts(crime: _Encoded, accepted: np.ndarray) -> dict[str, int]:
     counts = np.bincount(crime.codes[accepted & (crime.codes >= 0)], minlength=len(crime.values))
     return {value: int(count) for value, count in zip(crime.values, counts)
             if count and value is not None and LEGACY_CRIME_TYPES.get(value, value) != value}
+
+
+#: Read big police.uk files in pieces (see :mod:`harmmap.ingest.prepare`).
+POLICE_UK_PIECES = PieceReader(split_police_uk, read_police_uk_piece, pieces_cut_cleanly)

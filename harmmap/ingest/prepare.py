@@ -9,6 +9,14 @@ Each reader still reads its file alone, so every row keeps its own file's row
 number and reason; the accepted rows of the group are then geocoded, given
 ids and written as one Parquet segment file.
 
+A big file read by a format that can be cut (police.uk CSV, see
+:class:`harmmap.ingest.result.PieceReader`) goes through in pieces of about
+``PIECE_BYTES``, two at a time: each piece is read, validated and geocoded on
+its own and written as its own Parquet file, so memory stays bounded by the
+pieces in flight and both cores work.  Incident ids need the whole file (the
+ordinal of identical rows is counted over the file), so the 64-bit identity
+keys of every piece are collected first and the ids given before writing.
+
 Nothing here writes to the catalogue: :mod:`harmmap.ingest.pipeline` commits a
 prepared group (one transaction) or, if the process dies first, the segment
 file is an unregistered orphan that the next ingest deletes.
@@ -18,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -27,8 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmmap.geo.geocode import locate_points
-from harmmap.ingest.identity import incidents_to_ids
-from harmmap.ingest.result import ReadResult
+from harmmap.ingest.identity import incidents_to_ids, incidents_to_keys, keys_to_ids
+from harmmap.ingest.result import PieceReader, ReadResult
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
 from harmmap.store import catalog
@@ -38,6 +48,7 @@ from harmmap.store.workspace import Workspace, connect
 Reader = Callable[[bytes, str], ReadResult]
 GROUP_BYTES = 32 << 20  #: decompressed bytes of input per group (a bigger file is a group on its own)
 GROUP_FILES = 400  #: at most this many files per group (bounds one commit)
+PIECE_BYTES = 64 << 20  #: a file over 1.5x this is read in pieces of about this size (when its format allows)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Partition:
     rows: int
     month_min: str | None
     month_max: str | None
+    path: str  # the segment file holding these rows
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,13 @@ class PreparedFile:
     size_bytes: int
     file_id: int | None  # None for a duplicate
     result: ReadResult | None  # None for a duplicate
-    partitions: tuple[Partition, ...] = ()
-    path: str | None = None  # segment file holding its rows (None when it has none)
+    partitions: tuple[Partition, ...] = ()  # a big file has one per (partition, piece)
     duplicate_of: str | None = None
+
+    @property
+    def paths(self) -> set[str]:
+        """The segment files holding this file's rows."""
+        return {p.path for p in self.partitions}
 
 
 @dataclass(frozen=True)
@@ -124,15 +140,23 @@ def take_group(ws: Workspace, inputs: Iterator[InputFile], seen: dict[str, str],
 
 
 def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile], reader: Reader,
-                  resolution: int, ids: IdCounter) -> PreparedGroup:
+                  resolution: int, ids: IdCounter, pieces: PieceReader | None = None) -> PreparedGroup:
     """Read, validate and geocode a group of loaded files and write their segment file(s)."""
+    loaded = [entry for entry in group if isinstance(entry, _Loaded)]
+    if pieces is not None and len(loaded) == 1 and len(loaded[0].data) > PIECE_BYTES * 3 // 2:
+        prepared = _prepare_pieces(ws, source, loaded[0], pieces, resolution, ids)
+        if prepared is not None:
+            files = tuple(prepared.files[0] if entry is loaded[0] else entry for entry in group)
+            return PreparedGroup(files, prepared.table)
     files: list[PreparedFile] = []
     tables: list[pa.Table] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:  # parsing releases the GIL: two files at a time
+        results = dict(zip(map(id, loaded), pool.map(lambda entry: reader(entry.data, entry.item.name), loaded)))
     for entry in group:
         if isinstance(entry, PreparedFile):
             files.append(entry)
             continue
-        result = reader(entry.data, entry.item.name)
+        result = results[id(entry)]
         file_id = ids.take()
         files.append(PreparedFile(entry.item, entry.sha256, len(entry.data), file_id, result))
         tables.append(_accepted(result, file_id, f"{source}/{entry.sha256[:16]}"))
@@ -141,6 +165,77 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
         return PreparedGroup(tuple(files), _complete(_empty_accepted(), resolution))
     table = _complete(pa.concat_tables(tables, promote_options="permissive"), resolution)
     return PreparedGroup(tuple(_with_segments(ws, files, table)), table)
+
+
+def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceReader, resolution: int,
+                    ids: IdCounter) -> PreparedGroup | None:
+    """Read one big file in pieces, two at a time; None if it cannot be cut cleanly."""
+    name, data, default_key = entry.item.name, entry.data, f"{source}/{entry.sha256[:16]}"
+    spans = pieces.split(data, PIECE_BYTES)
+
+    def read(span) -> tuple[object, pa.Table, np.ndarray]:
+        piece = pieces.read(data, name, span)
+        table = _located(_accepted(piece.result, file_id, default_key), resolution)
+        return piece, table, incidents_to_keys(table)
+
+    file_id = ids.next  # taken below only if the pieces are used
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(read, spans))
+        if not pieces.cut_cleanly(data, [piece for piece, _, _ in done]):
+            return None
+        ids.take()
+        tables = _number_rows([piece.result for piece, _, _ in done], [table for _, table, _ in done])
+        tables = _with_ids(tables, np.concatenate([keys for _, _, keys in done]))
+        paths = list(pool.map(lambda table: write_segment(ws, table, f"f{file_id}"), tables))
+    result = _merged_result([piece.result for piece, _, _ in done], tables)
+    parts = tuple(p for table, path in zip(tables, paths) for p in _partition_stats(table, path).get(file_id, []))
+    entry.data = b""
+    prepared = PreparedFile(entry.item, entry.sha256, len(data), file_id, result, parts)
+    return PreparedGroup((prepared,), pa.concat_tables(tables))
+
+
+def _number_rows(results: list[ReadResult], tables: list[pa.Table]) -> list[pa.Table]:
+    """Row numbers of each piece continue from the rows of the pieces before it."""
+    out, offset = [], 0
+    for result, table in zip(results, tables):
+        if offset:
+            index = table.schema.get_field_index("row_number")
+            table = table.set_column(index, "row_number", pc.add(table["row_number"], offset))
+        out.append(table)
+        offset += result.rows_read
+    return out
+
+
+def _with_ids(tables: list[pa.Table], keys: np.ndarray) -> list[pa.Table]:
+    """Give ids over the whole file (ordinals of identical rows counted across pieces)."""
+    ids, out, start = keys_to_ids(keys), [], 0
+    for table in tables:
+        column = pa.array(ids[start:start + table.num_rows], pa.int64())
+        out.append(table.set_column(table.schema.get_field_index("incident_id"), "incident_id", column))
+        start += table.num_rows
+    return out
+
+
+def _merged_result(results: list[ReadResult], tables: list[pa.Table]) -> ReadResult:
+    """One file's result from its pieces: rejects renumbered, notes with counts summed."""
+    rejects, offset = [], 0
+    for result in results:
+        bad = result.rejects
+        rejects.append(bad.assign(row_number=bad["row_number"] + offset) if offset and len(bad) else bad)
+        offset += result.rows_read
+    keys = tuple(sorted({key for result in results for key in result.partition_keys}))
+    return ReadResult(pa.concat_tables(tables), pd.concat(rejects, ignore_index=True), offset, keys,
+                      merge_notes([result.notes for result in results]))
+
+
+def merge_notes(notes: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """Merge the notes of pieces: notes that differ only in a leading count are one note with the sum."""
+    merged: dict[str, int | None] = {}
+    for note in (n for piece in notes for n in piece):
+        found = re.match(r"^(\d+) (.*)$", note, re.S)
+        text, count = (found.group(2), int(found.group(1))) if found else (note, None)
+        merged[text] = None if count is None else (merged.get(text) or 0) + count
+    return tuple(text if count is None else f"{count} {text}" for text, count in merged.items())
 
 
 def _accepted(result: ReadResult, file_id: int, default_key: str) -> pa.Table:
@@ -171,21 +266,27 @@ def _empty_accepted() -> pa.Table:
         PARTITION_COLUMN, pa.array([], pa.dictionary(pa.int32(), pa.string())))
 
 
-def _complete(table: pa.Table, resolution: int) -> pa.Table:
-    """Fill grid coordinates, H3 cells and incident ids (ordinals of identical rows counted per file)."""
+def _located(table: pa.Table, resolution: int) -> pa.Table:
+    """Fill grid coordinates and H3 cells."""
     n = table.num_rows
     located = locate_points(table["lat"].to_numpy(), table["lng"].to_numpy(), resolution,
                             table["easting"].to_numpy() if n else None, table["northing"].to_numpy() if n else None)
     for name, values in (("easting", pa.array(located.easting)), ("northing", pa.array(located.northing)),
                          ("cell", pa.array(located.cell, pa.uint64()))):
         table = table.set_column(table.schema.get_field_index(name), name, values)
-    file_ids = table["file_id"].to_numpy() if n else np.zeros(0, dtype="int64")
+    return table
+
+
+def _complete(table: pa.Table, resolution: int) -> pa.Table:
+    """Fill grid coordinates, H3 cells and incident ids (ordinals of identical rows counted per file)."""
+    table = _located(table, resolution)
+    file_ids = table["file_id"].to_numpy() if table.num_rows else np.zeros(0, dtype="int64")
     ids = incidents_to_ids(table, within=file_ids)
     return table.set_column(table.schema.get_field_index("incident_id"), "incident_id", pa.array(ids, pa.int64()))
 
 
-def _partition_stats(table: pa.Table) -> dict[int, list[Partition]]:
-    """Rows and month range of each (file, partition), in order of first appearance."""
+def _partition_stats(table: pa.Table, path: str) -> dict[int, list[Partition]]:
+    """Rows and month range of each (file, partition) stored in ``path``, in order of first appearance."""
     if table.num_rows == 0:
         return {}
     keys = pa.table([table[PARTITION_COLUMN]], names=["k"]).unify_dictionaries()["k"].combine_chunks()
@@ -196,7 +297,7 @@ def _partition_stats(table: pa.Table) -> dict[int, list[Partition]]:
     names = keys.dictionary.to_pylist()
     out: dict[int, list[Partition]] = {}
     for (file_id, code), size, low, high in zip(stats.index, stats["size"], stats["min"], stats["max"]):
-        out.setdefault(int(file_id), []).append(Partition(names[code], int(size), _month(low), _month(high)))
+        out.setdefault(int(file_id), []).append(Partition(names[code], int(size), _month(low), _month(high), path))
     return out
 
 
@@ -211,25 +312,26 @@ def _with_segments(ws: Workspace, files: list[PreparedFile], table: pa.Table) ->
     vintage named together) must not share a segment file: readers select a
     file's partition by ``partition_key`` alone.
     """
-    stats = _partition_stats(table)
+    stats = _partition_stats(table, "")
     runs, current, keys_in_run = [], [], set()
     for f in files:
-        parts = stats.get(f.file_id, []) if f.file_id is not None else []
-        if any(p.key in keys_in_run for p in parts):
+        keys = {p.key for p in stats.get(f.file_id, [])} if f.file_id is not None else set()
+        if keys & keys_in_run:
             runs.append(current)
             current, keys_in_run = [], set()
         current.append(f)
-        keys_in_run.update(p.key for p in parts)
+        keys_in_run |= keys
     runs.append(current)
     done: list[PreparedFile] = []
     for run in runs:
         ids = [f.file_id for f in run if f.file_id is not None and stats.get(f.file_id)]
-        path = None
+        path = ""
         if ids:
             rows = table if len(runs) == 1 else table.filter(pc.is_in(table["file_id"], pa.array(ids, pa.int64())))
             path = write_segment(ws, rows, f"f{ids[0]}")
         done += [f if f.file_id is None else
                  PreparedFile(f.item, f.sha256, f.size_bytes, f.file_id, f.result,
-                              tuple(stats.get(f.file_id, [])), path if stats.get(f.file_id) else None)
+                              tuple(Partition(p.key, p.rows, p.month_min, p.month_max, path)
+                                    for p in stats.get(f.file_id, [])))
                  for f in run]
     return done

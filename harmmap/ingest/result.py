@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
@@ -64,3 +65,24 @@ def make_rejects(row_number, reason, detail, raw) -> pd.DataFrame:
         },
         columns=list(REJECT_COLUMNS),
     )
+
+
+@dataclass(frozen=True)
+class PieceReader:
+    """How to read a big file in pieces (police.uk CSV: :mod:`harmmap.ingest.police_uk`).
+
+    Attributes
+    ----------
+    split : callable
+        ``split(data, piece_bytes) -> [(start, end), ...]`` byte spans of rows.
+    read : callable
+        ``read(data, name, span) -> piece`` with ``piece.result`` a
+        :class:`ReadResult` whose rows are numbered from 1 within the span.
+    cut_cleanly : callable
+        ``cut_cleanly(data, pieces) -> bool``: False when a cut fell where the
+        format does not allow it (then the file is read whole instead).
+    """
+
+    split: Callable
+    read: Callable
+    cut_cleanly: Callable

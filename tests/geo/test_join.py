@@ -180,3 +180,17 @@ def test_city_of_london_wards_match_sjoin(shared_data):
     x, y = rng.uniform(minx, maxx, 50_000), rng.uniform(miny, maxy, 50_000)
     result = points_to_places(x, y, places)
     assert set(pairs(result)) == brute_force(x, y, places, 0.0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(geoms=st.lists(polygons(), min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1),
+       tolerance=st.sampled_from([0.0, 2.0, 6.0]), window=st.sampled_from([3.0, 20.0, 45.0]))
+def test_places_far_from_every_point_are_skipped_without_changing_the_answer(geoms, seed, tolerance, window):
+    geoms = [g for g in geoms if g is not None] or [square(0, 0, 1, 1)]
+    places = make_places(*geoms)
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, window, size=(2500, 2)) + [E0 + 30, N0 + 30]  # points in a small window only
+    xy[:50] = rng.integers(30, 31 + int(window), size=(50, 2)) + np.array([E0, N0])  # some on edges
+    result = points_to_places(np.tile(xy[:, 0], 3), np.tile(xy[:, 1], 3), places, tolerance_m=tolerance)
+    first = result[result["point_index"] < len(xy)]
+    assert set(pairs(first)) == brute_force(xy[:, 0], xy[:, 1], places, tolerance)

@@ -346,7 +346,9 @@ def test_migration_upgrades_a_version_1_workspace_with_data(demo, tmp_path):
         counts = conn.execute("SELECT count(*), sum(rows) FROM segments").fetchone()
         conn.executescript("DROP TABLE scoring_runs; DROP TABLE audit_log; DROP TABLE operation_area_places;"
                            " DROP TABLE operation_areas; DROP TABLE login_failures; DROP TABLE api_tokens;"
-                           " DROP TABLE users; PRAGMA user_version = 1;")
+                           " DROP TABLE users; DROP INDEX segments_one_active_per_partition_piece;"
+                           " CREATE UNIQUE INDEX segments_one_active_per_partition ON segments(partition_key)"
+                           " WHERE active = 1; PRAGMA user_version = 1;")
     ws = open_workspace(root)
     with contextlib.closing(connect(ws)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_schema_version()
