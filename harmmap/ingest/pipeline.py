@@ -19,8 +19,8 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, PreparedFile, PreparedGroup, Reader, prepare_group,
-                                    take_group)
+from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup,
+                                    Reader, prepare_group, take_group)
 from harmmap.ingest.result import PieceReader
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
@@ -191,14 +191,14 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
     """
     resolution = workspace_resolution(ws)
     summaries: list[FileSummary] = []
-    pending, seen = iter(inputs), {}
+    pending, seen = Inputs(inputs), {}
     with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=1) as pool:
         remove_orphans(ws, catalog.all_segment_paths(conn))
         ids = IdCounter(catalog.next_file_id(conn))
 
         def next_group():
-            group, more = take_group(ws, pending, seen, group_bytes)
-            return (prepare_group(ws, source, group, reader, resolution, ids, pieces) if group else None), more
+            group, more = take_group(ws, pending, seen, group_bytes, pieces is not None)
+            return (prepare_group(ws, source, group, reader, resolution, ids, pieces, seen) if group else None), more
 
         future = pool.submit(next_group)
         while future is not None:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -99,7 +99,26 @@ class PreparedGroup:
 class _Loaded:
     item: InputFile
     data: bytes
-    sha256: str
+    sha256: str | Future  # a big file is hashed while it is read
+
+
+def _sha256(data) -> str:
+    return hashlib.sha256(data).hexdigest()  # releases the GIL: runs beside the parsing threads
+
+
+def _hash_beside(data) -> Future:
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_sha256, data)
+    pool.shutdown(wait=False)
+    return future
+
+
+class Inputs:
+    """The input files of a run, with the big file held back when it arrives into a started group."""
+
+    def __init__(self, items: Iterable[InputFile]) -> None:
+        self.items = iter(items)
+        self.held: _Loaded | None = None
 
 
 class IdCounter:
@@ -113,25 +132,35 @@ class IdCounter:
         return value
 
 
-def take_group(ws: Workspace, inputs: Iterator[InputFile], seen: dict[str, str], group_bytes: int,
-               ) -> tuple[list[_Loaded | PreparedFile], bool]:
+def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int,
+               in_pieces: bool = False) -> tuple[list[_Loaded | PreparedFile], bool]:
     """Load files from ``inputs`` until the group is full; return it and whether inputs remain.
 
     A file whose content is already in the workspace, or was met earlier in this
-    run, comes back as a duplicate :class:`PreparedFile` (never read).
+    run, comes back as a duplicate :class:`PreparedFile` (never read).  With
+    ``in_pieces``, a file over 1.5 x ``PIECE_BYTES`` is a group on its own and is hashed
+    while it is read: :func:`prepare_group` checks it for duplicates before
+    writing anything.
     """
+    if inputs.held is not None:
+        held, inputs.held = inputs.held, None
+        return [held], True
     group: list[_Loaded | PreparedFile] = []
     size = 0
     with contextlib.closing(connect(ws)) as conn:
-        for item in inputs:
+        for item in inputs.items:
             data = item.load()
-            sha = hashlib.sha256(data).hexdigest()
-            known = catalog.find_file(conn, sha)
-            if known or sha in seen:
-                note = f"{known[1]} (ingested {known[2]})" if known else f"{seen[sha]} (this run)"
-                group.append(PreparedFile(item, sha, len(data), None, None, duplicate_of=note))
+            if in_pieces and len(data) > PIECE_BYTES * 3 // 2:
+                big = _Loaded(item, data, _hash_beside(data))
+                if group:
+                    inputs.held = big
+                    return group, True
+                return [big], True
+            sha = _sha256(data)
+            duplicate = _duplicate(conn, item, data, sha, seen)
+            if duplicate is not None:
+                group.append(duplicate)
                 continue
-            seen[sha] = item.name
             group.append(_Loaded(item, data, sha))
             size += len(data)
             if size >= group_bytes or len(group) >= GROUP_FILES:
@@ -139,15 +168,31 @@ def take_group(ws: Workspace, inputs: Iterator[InputFile], seen: dict[str, str],
     return group, False
 
 
+def _duplicate(conn, item: InputFile, data, sha: str, seen: dict[str, str]) -> PreparedFile | None:
+    """A duplicate entry if this content is stored or was met earlier in the run; else record it as seen."""
+    known = catalog.find_file(conn, sha)
+    if known or sha in seen:
+        note = f"{known[1]} (ingested {known[2]})" if known else f"{seen[sha]} (this run)"
+        return PreparedFile(item, sha, len(data), None, None, duplicate_of=note)
+    seen[sha] = item.name
+    return None
+
+
 def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile], reader: Reader,
-                  resolution: int, ids: IdCounter, pieces: PieceReader | None = None) -> PreparedGroup:
+                  resolution: int, ids: IdCounter, pieces: PieceReader | None = None,
+                  seen: dict[str, str] | None = None) -> PreparedGroup:
     """Read, validate and geocode a group of loaded files and write their segment file(s)."""
     loaded = [entry for entry in group if isinstance(entry, _Loaded)]
-    if pieces is not None and len(loaded) == 1 and len(loaded[0].data) > PIECE_BYTES * 3 // 2:
-        prepared = _prepare_pieces(ws, source, loaded[0], pieces, resolution, ids)
+    if len(loaded) == 1 and isinstance(loaded[0].sha256, Future):  # a big file alone
+        big = loaded[0]
+        prepared = _prepare_pieces(ws, source, big, pieces, resolution, ids, seen) if pieces else None
         if prepared is not None:
-            files = tuple(prepared.files[0] if entry is loaded[0] else entry for entry in group)
-            return PreparedGroup(files, prepared.table)
+            return prepared
+        big.sha256 = big.sha256.result()
+        with contextlib.closing(connect(ws)) as conn:
+            duplicate = _duplicate(conn, big.item, big.data, big.sha256, {} if seen is None else seen)
+        if duplicate is not None:
+            return PreparedGroup((duplicate,), _complete(_empty_accepted(), resolution))
     files: list[PreparedFile] = []
     tables: list[pa.Table] = []
     with ThreadPoolExecutor(max_workers=2) as pool:  # parsing releases the GIL: two files at a time
@@ -168,9 +213,14 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
 
 
 def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceReader, resolution: int,
-                    ids: IdCounter) -> PreparedGroup | None:
-    """Read one big file in pieces, two at a time; None if it cannot be cut cleanly."""
-    name, data, default_key = entry.item.name, entry.data, f"{source}/{entry.sha256[:16]}"
+                    ids: IdCounter, seen: dict[str, str] | None) -> PreparedGroup | None:
+    """Read one big file in pieces, two at a time; None if it cannot be cut cleanly.
+
+    The file's content hash is computed meanwhile; a duplicate is reported
+    before anything is written.
+    """
+    name, data = entry.item.name, entry.data
+    default_key = f"{source}/{id(entry):x}-pending"  # rows without a partition: renamed once the hash is known
     spans = pieces.split(data, PIECE_BYTES)
 
     def read(span) -> tuple[object, pa.Table, np.ndarray]:
@@ -183,8 +233,14 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
         done = list(pool.map(read, spans))
         if not pieces.cut_cleanly(data, [piece for piece, _, _ in done]):
             return None
+        entry.sha256 = entry.sha256.result()
+        with contextlib.closing(connect(ws)) as conn:
+            duplicate = _duplicate(conn, entry.item, data, entry.sha256, {} if seen is None else seen)
+        if duplicate is not None:
+            return PreparedGroup((duplicate,), _complete(_empty_accepted(), resolution))
         ids.take()
-        tables = _number_rows([piece.result for piece, _, _ in done], [table for _, table, _ in done])
+        tables = [_rename_partition(table, default_key, f"{source}/{entry.sha256[:16]}") for _, table, _ in done]
+        tables = _number_rows([piece.result for piece, _, _ in done], tables)
         tables = _with_ids(tables, np.concatenate([keys for _, _, keys in done]))
         paths = list(pool.map(lambda table: write_segment(ws, table, f"f{file_id}"), tables))
     result = _merged_result([piece.result for piece, _, _ in done], tables)
@@ -192,6 +248,16 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
     entry.data = b""
     prepared = PreparedFile(entry.item, entry.sha256, len(data), file_id, result, parts)
     return PreparedGroup((prepared,), pa.concat_tables(tables))
+
+
+def _rename_partition(table: pa.Table, old: str, new: str) -> pa.Table:
+    """Rename one partition key (dictionary values only)."""
+    column = table[PARTITION_COLUMN]
+    chunks = [pa.DictionaryArray.from_arrays(chunk.indices, pc.if_else(pc.equal(chunk.dictionary, old), new,
+                                                                        chunk.dictionary))
+              for chunk in column.chunks]
+    return table.set_column(table.schema.get_field_index(PARTITION_COLUMN), PARTITION_COLUMN,
+                            pa.chunked_array(chunks, column.type))
 
 
 def _number_rows(results: list[ReadResult], tables: list[pa.Table]) -> list[pa.Table]:

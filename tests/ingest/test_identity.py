@@ -96,3 +96,16 @@ def test_outcome_is_not_part_of_the_identity():
     one = _table([base]).append_column("outcome", pa.array(["Under investigation"]))
     two = _table([base]).append_column("outcome", pa.array(["Court result unavailable"]))
     assert incidents_to_ids(one).tolist() == incidents_to_ids(two).tolist()
+
+
+def test_bucketed_ordinals_equal_the_plain_count(monkeypatch):
+    import harmmap.ingest.identity as identity
+
+    rng = np.random.default_rng(5)
+    key = rng.integers(0, 2**63, 20_000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    key[::3] = key[1::3][: len(key[::3])]  # many repeats, some in the same bucket far apart
+    key[-50:] = key[0]
+    plain = identity._ordinals_hashed(key)
+    monkeypatch.setattr(identity, "_BUCKETED_FROM", 100)
+    assert (identity._ordinals(key) == plain).all()
+    assert plain[-1] == (key == key[0]).sum() - 1

@@ -155,3 +155,22 @@ def test_notes_that_differ_only_in_a_count_are_summed():
     pieces = [("3 rows of the older category 'Violent crime' mapped", "a note"),
               ("4 rows of the older category 'Violent crime' mapped", "a note", "2 rows of x")]
     assert merge_notes(pieces) == ("7 rows of the older category 'Violent crime' mapped", "a note", "2 rows of x")
+
+
+def test_a_big_file_hashed_while_read_is_still_found_duplicate(tmp_path, small_pieces):
+    big = _big_file(5)
+    small = {f"2024-0{m}-x-street.csv": _big_file(m, n=40, months=(f"2024-0{m}",)).replace(
+        b"Leicestershire Police", b"Small Force") for m in (1, 2)}
+    files = {"a.csv": small["2024-01-x-street.csv"], "big.csv": big, "big again.csv": big,
+             "b.csv": small["2024-02-x-street.csv"]}
+    ws = init_workspace(tmp_path / "ws")
+    first = _ingest(ws, files, pieces=POLICE_UK_PIECES)
+    assert [f["status"] for f in first["files"]] == ["ingested", "ingested", "duplicate", "ingested"]
+    assert first["files"][2]["duplicate_of"].startswith("big.csv (")
+    before = _stored(ws)
+    again = _ingest(ws, {"big renamed.csv": big}, pieces=POLICE_UK_PIECES)
+    assert again["duplicates_skipped"] == 1 and again["accepted"] == 0
+    pd.testing.assert_frame_equal(before[0], _stored(ws)[0])
+    one = init_workspace(tmp_path / "one")
+    assert _ingest(one, files, group_bytes=1)["accepted"] == first["accepted"]
+    pd.testing.assert_frame_equal(_stored(one)[0], before[0])
