@@ -12,6 +12,7 @@ same partition: police.uk re-publishes months with updated outcomes.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -19,8 +20,8 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup,
-                                    Reader, prepare_group, take_group)
+from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup, Reader, is_big,
+                                    prepare_group, take_group)
 from harmmap.ingest.result import PieceReader
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
@@ -172,15 +173,24 @@ def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: Prep
     return summary, replaced_segments
 
 
+def _commit_next(ws: Workspace, conn, source: str, in_flight: deque, summaries: list, progress) -> None:
+    """Wait for the oldest prepared group and commit it."""
+    prepared = in_flight.popleft()[0].result()
+    for summary in _commit(ws, conn, source, prepared):
+        summaries.append(summary)
+        if progress:
+            progress(summary)
+
+
 def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader: Reader,
                  progress: Callable[[FileSummary], None] | None = None, *,
                  pieces: PieceReader | None = None, group_bytes: int = GROUP_BYTES) -> IngestReport:
     """Ingest each input file with ``reader`` under the workspace write lock.
 
     Files are taken in groups of about ``group_bytes`` (see
-    :mod:`harmmap.ingest.prepare`); the next group is loaded, read and
-    geocoded in a worker thread while the previous one is committed, one
-    transaction per group, in input order.  With ``pieces`` (e.g.
+    :mod:`harmmap.ingest.prepare`) and loaded in input order; two groups are
+    read and geocoded at a time in worker threads while the main thread
+    commits finished groups, one transaction per group, in input order.  With ``pieces`` (e.g.
     :data:`harmmap.ingest.police_uk.POLICE_UK_PIECES`) a big file is read in
     pieces on two threads with bounded memory.  Every file of a committed group is
     in the store completely and no file of an uncommitted one is, so an
@@ -191,22 +201,20 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
     """
     resolution = workspace_resolution(ws)
     summaries: list[FileSummary] = []
-    pending, seen = Inputs(inputs), {}
-    with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=1) as pool:
+    pending, seen, in_flight = Inputs(inputs), {}, deque()
+    with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=2) as pool:
         remove_orphans(ws, catalog.all_segment_paths(conn))
-        ids = IdCounter(catalog.next_file_id(conn))
-
-        def next_group():
-            group, more = take_group(ws, pending, seen, group_bytes, pieces is not None)
-            return (prepare_group(ws, source, group, reader, resolution, ids, pieces, seen) if group else None), more
-
-        future = pool.submit(next_group)
-        while future is not None:
-            prepared, more = future.result()
-            future = pool.submit(next_group) if more else None
-            for summary in _commit(ws, conn, source, prepared) if prepared else []:
-                summaries.append(summary)
-                if progress:
-                    progress(summary)
+        ids, more = IdCounter(catalog.next_file_id(conn)), True
+        while more or in_flight:
+            while more and len(in_flight) < 2 and not (in_flight and in_flight[-1][1]):
+                group, more = take_group(ws, pending, seen, group_bytes, ids, pieces is not None)
+                if group:
+                    big = is_big(group)
+                    while big and in_flight:  # a big file uses both cores: let the groups before it finish
+                        _commit_next(ws, conn, source, in_flight, summaries, progress)
+                    in_flight.append((pool.submit(prepare_group, ws, source, group, reader, resolution, pieces,
+                                                  seen), big))
+            if in_flight:
+                _commit_next(ws, conn, source, in_flight, summaries, progress)
         counted_mask(ws, catalog.active_segments(conn), count_rules)  # leave the store ready to read
     return IngestReport(tuple(summaries))

@@ -46,7 +46,7 @@ from harmmap.store.segments import PARTITION_COLUMN, write_segment
 from harmmap.store.workspace import Workspace, connect
 
 Reader = Callable[[bytes, str], ReadResult]
-GROUP_BYTES = 32 << 20  #: decompressed bytes of input per group (a bigger file is a group on its own)
+GROUP_BYTES = 16 << 20  #: decompressed bytes of input per group (a bigger file is a group on its own)
 GROUP_FILES = 400  #: at most this many files per group (bounds one commit)
 PIECE_BYTES = 64 << 20  #: a file over 1.5x this is read in pieces of about this size (when its format allows)
 
@@ -100,6 +100,7 @@ class _Loaded:
     item: InputFile
     data: bytes
     sha256: str | Future  # a big file is hashed while it is read
+    file_id: int  # given in input order when loaded (a big file found duplicate later leaves a gap)
 
 
 def _sha256(data) -> str:
@@ -132,7 +133,7 @@ class IdCounter:
         return value
 
 
-def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int,
+def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int, ids: IdCounter,
                in_pieces: bool = False) -> tuple[list[_Loaded | PreparedFile], bool]:
     """Load files from ``inputs`` until the group is full; return it and whether inputs remain.
 
@@ -151,7 +152,7 @@ def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes:
         for item in inputs.items:
             data = item.load()
             if in_pieces and len(data) > PIECE_BYTES * 3 // 2:
-                big = _Loaded(item, data, _hash_beside(data))
+                big = _Loaded(item, data, _hash_beside(data), ids.take())
                 if group:
                     inputs.held = big
                     return group, True
@@ -161,11 +162,16 @@ def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes:
             if duplicate is not None:
                 group.append(duplicate)
                 continue
-            group.append(_Loaded(item, data, sha))
+            group.append(_Loaded(item, data, sha, ids.take()))
             size += len(data)
             if size >= group_bytes or len(group) >= GROUP_FILES:
                 return group, True
     return group, False
+
+
+def is_big(group: list) -> bool:
+    """True for a group holding one big file (read in pieces on both cores)."""
+    return any(isinstance(entry, _Loaded) and isinstance(entry.sha256, Future) for entry in group)
 
 
 def _duplicate(conn, item: InputFile, data, sha: str, seen: dict[str, str]) -> PreparedFile | None:
@@ -179,13 +185,13 @@ def _duplicate(conn, item: InputFile, data, sha: str, seen: dict[str, str]) -> P
 
 
 def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile], reader: Reader,
-                  resolution: int, ids: IdCounter, pieces: PieceReader | None = None,
+                  resolution: int, pieces: PieceReader | None = None,
                   seen: dict[str, str] | None = None) -> PreparedGroup:
     """Read, validate and geocode a group of loaded files and write their segment file(s)."""
     loaded = [entry for entry in group if isinstance(entry, _Loaded)]
     if len(loaded) == 1 and isinstance(loaded[0].sha256, Future):  # a big file alone
         big = loaded[0]
-        prepared = _prepare_pieces(ws, source, big, pieces, resolution, ids, seen) if pieces else None
+        prepared = _prepare_pieces(ws, source, big, pieces, resolution, seen) if pieces else None
         if prepared is not None:
             return prepared
         big.sha256 = big.sha256.result()
@@ -202,7 +208,7 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
             files.append(entry)
             continue
         result = results[id(entry)]
-        file_id = ids.take()
+        file_id = entry.file_id
         files.append(PreparedFile(entry.item, entry.sha256, len(entry.data), file_id, result))
         tables.append(_accepted(result, file_id, f"{source}/{entry.sha256[:16]}"))
         entry.data = b""  # free the raw bytes early
@@ -213,7 +219,7 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
 
 
 def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceReader, resolution: int,
-                    ids: IdCounter, seen: dict[str, str] | None) -> PreparedGroup | None:
+                    seen: dict[str, str] | None) -> PreparedGroup | None:
     """Read one big file in pieces, two at a time; None if it cannot be cut cleanly.
 
     The file's content hash is computed meanwhile; a duplicate is reported
@@ -228,7 +234,7 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
         table = _located(_accepted(piece.result, file_id, default_key), resolution)
         return piece, table, incidents_to_keys(table)
 
-    file_id = ids.next  # taken below only if the pieces are used
+    file_id = entry.file_id
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(read, spans))
         if not pieces.cut_cleanly(data, [piece for piece, _, _ in done]):
@@ -238,7 +244,6 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
             duplicate = _duplicate(conn, entry.item, data, entry.sha256, {} if seen is None else seen)
         if duplicate is not None:
             return PreparedGroup((duplicate,), _complete(_empty_accepted(), resolution))
-        ids.take()
         tables = [_rename_partition(table, default_key, f"{source}/{entry.sha256[:16]}") for _, table, _ in done]
         tables = _number_rows([piece.result for piece, _, _ in done], tables)
         tables = _with_ids(tables, np.concatenate([keys for _, _, keys in done]))

@@ -127,7 +127,7 @@ from harmmap.ingest.sources import expand_paths
 from harmmap.store.workspace import init_workspace
 ws = init_workspace(sys.argv[1])
 print("ready", flush=True)
-ingest_files(ws, "police_uk", expand_paths(sys.argv[2:]), read_police_uk, group_bytes=3 << 20)
+ingest_files(ws, "police_uk", expand_paths(sys.argv[3:]), read_police_uk, group_bytes=int(sys.argv[2]))
 """
 
 
@@ -147,7 +147,7 @@ def _check_consistent(ws, expected_by_file: dict[str, int]) -> None:
 
 
 def test_kill_9_mid_ingest_leaves_a_consistent_store(shared_data, tmp_path):
-    # 8 files of ~2 MB in groups of ~3 MB: four commits, each of two whole files
+    # 8 files of ~2 MB, one per group (eight commits) or in groups of ~3 MB (four commits of two files)
     paths = sorted((shared_data / "police_uk" / "leicestershire").glob("*.gz"))[:8]
     reference = init_workspace(tmp_path / "reference")
     started = time.monotonic()
@@ -162,7 +162,9 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(shared_data, tmp_path):
     kills, states = 0, set()
     for attempt in range(12):
         ws_path = tmp_path / f"victim{attempt}"
-        child = subprocess.Popen([*command, str(ws_path), *map(str, paths)], env=env, stdout=subprocess.PIPE)
+        group_bytes = str(1 if attempt % 2 else 3 << 20)
+        child = subprocess.Popen([*command, str(ws_path), group_bytes, *map(str, paths)], env=env,
+                                 stdout=subprocess.PIPE)
         assert child.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.0, 0.9) * duration)  # somewhere inside the ingest
         if child.poll() is None:
@@ -173,7 +175,8 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(shared_data, tmp_path):
         _check_consistent(victim, expected)
         states.add(db_counts(victim)["files"])
         if attempt % 4 == 3:  # a re-run after the crash completes and equals a clean run
-            subprocess.run([*command, str(ws_path), *map(str, paths)], env=env, check=True, capture_output=True)
+            subprocess.run([*command, str(ws_path), group_bytes, *map(str, paths)], env=env, check=True,
+                           capture_output=True)
             _check_consistent(victim, expected)
             assert db_counts(victim) == db_counts(reference)
             a = read_incidents(victim, ["incident_id"])["incident_id"].sort_values().to_numpy()
