@@ -4,9 +4,11 @@ Measures parse + validate + geocode (H3 res 9, British National Grid, place
 assignment) + durable store, in rows per second and peak memory (each path runs
 in its own process so its peak RSS is its own):
 
-* harmmap: ``harmmap.ingest.pipeline.ingest_files`` (pyarrow CSV, vectorised
-  validation, h3ronpy, pyproj, Parquet segments + SQLite catalogue) followed by
-  ``incidents_to_places`` against the place polygons;
+* harmmap: ``harmmap.ingest.pipeline.ingest_files`` as ``harmmap ingest
+  police-uk`` runs it (files in groups, a big file in pieces on two threads;
+  pyarrow CSV, vectorised validation, h3ronpy, pyproj, Parquet segments +
+  SQLite catalogue, the counted-row cache) followed by reading the incidents
+  back and ``incidents_to_places`` against the place polygons;
 * naive: ``pandas.read_csv``, a per-row ``h3.latlng_to_cell`` loop,
   ``GeoSeries.to_crs``, ``geopandas.sjoin`` with the polygons, ``DataFrame.to_sql``.
 
@@ -15,7 +17,11 @@ districts, and a simulated single police.uk file of N rows (default 10M)
 against the simulator's town centres.  The naive path on the big file runs on
 its first ``--naive-rows`` rows (default 1M) and is compared in rows/s.
 
-    python benchmarks/bench_ingest.py [--rows 10000000] [--naive-rows 1000000]
+Each path runs ``--repeat`` times (fresh process and workspace each time) and
+the median run is reported, with the spread: this 2-core machine's timings
+vary by 10-30 % from run to run.
+
+    python benchmarks/bench_ingest.py [--rows 10000000] [--naive-rows 1000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from harmmap.store.places import save_places
 from harmmap.store.workspace import init_workspace
 ws_dir, places_path, name_field = sys.argv[1], sys.argv[2], sys.argv[3]
 paths = sys.argv[4:]
+import shutil; shutil.rmtree(ws_dir, ignore_errors=True)  # a fresh workspace for every run
 ws = init_workspace(ws_dir)
 save_places(ws, read_places(places_path, kind="custom", name_field=name_field).places, "bench")
 start = time.perf_counter()
@@ -99,9 +106,15 @@ print(json.dumps({"rows": rows, "accepted": len(df), "seconds": end - start, "as
 """
 
 
-def run(script: str, args: list[str], cwd: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run(script: str, args: list[str], cwd: Path, repeat: int = 1) -> dict:
+    """Run ``script`` ``repeat`` times; return the median run by seconds, with all the times."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, check=True, capture_output=True,
+                             text=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    runs.sort(key=lambda r: r["seconds"])
+    return runs[len(runs) // 2] | {"all_seconds": [round(r["seconds"], 2) for r in runs]}
 
 
 def compare(label: str, ours: dict, naive: dict) -> None:
@@ -112,7 +125,8 @@ def compare(label: str, ours: dict, naive: dict) -> None:
     print(f"{'harmmap':<10}{ours['rows']:>12,}{ours['seconds']:>10.2f}{ours_rate:>12,.0f}{ours['peak_mb']:>10,.0f}")
     print(f"{'naive':<10}{naive['rows']:>12,}{naive['seconds']:>10.2f}{naive_rate:>12,.0f}{naive['peak_mb']:>10,.0f}")
     print(f"ratio (rows/s harmmap / naive): {ours_rate / naive_rate:.1f}x;"
-          f" harmmap store {ours['ingest_seconds']:.2f} s + places {ours['places_seconds']:.2f} s")
+          f" harmmap store {ours['ingest_seconds']:.2f} s + read back and places {ours['places_seconds']:.2f} s")
+    print(f"runs (s): harmmap {ours['all_seconds']}, naive {naive['all_seconds']}")
 
 
 def main() -> None:
@@ -120,13 +134,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--naive-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-simulated", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per path; the median is reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp = Path(tmp)
         leics = sorted(str(p) for p in (SHARED / "police_uk" / "leicestershire").glob("*.csv.gz"))
         lads = str(SHARED / "boundaries" / "local_authority_districts" / "england_lad_2011_gen.shp")
-        ours = run(HARMMAP, [str(tmp / "ws-leics"), lads, "name", *leics], tmp)
-        naive = run(NAIVE, [lads, "0", *leics], tmp)
+        ours = run(HARMMAP, [str(tmp / "ws-leics"), lads, "name", *leics], tmp, args.repeat)
+        naive = run(NAIVE, [lads, "0", *leics], tmp, args.repeat)
         compare(f"Leicestershire, 35 monthly files (.csv.gz), {len(leics)} files x 326 districts", ours, naive)
         if args.skip_simulated:
             return
@@ -139,8 +154,8 @@ def main() -> None:
         print(f"\n(simulated {args.rows:,} rows in {time.perf_counter() - started:.1f} s)")
         big = str(tmp / "sim" / "police_uk" / "simulated-street.csv")
         centres = str(tmp / "sim" / "boundaries" / "town_centres.geojson")
-        ours = run(HARMMAP, [str(tmp / "ws-sim"), centres, "name", big], tmp)
-        naive = run(NAIVE, [centres, str(args.naive_rows), big], tmp)
+        ours = run(HARMMAP, [str(tmp / "ws-sim"), centres, "name", big], tmp, args.repeat)
+        naive = run(NAIVE, [centres, str(args.naive_rows), big], tmp, args.repeat)
         compare(f"simulated single police.uk CSV (naive on the first {args.naive_rows:,} rows)", ours, naive)
         del summary
 

@@ -173,4 +173,5 @@ def test_a_big_file_hashed_while_read_is_still_found_duplicate(tmp_path, small_p
     pd.testing.assert_frame_equal(before[0], _stored(ws)[0])
     one = init_workspace(tmp_path / "one")
     assert _ingest(one, files, group_bytes=1)["accepted"] == first["accepted"]
-    pd.testing.assert_frame_equal(_stored(one)[0], before[0])
+    # the same rows; file ids may differ: a big file found duplicate only once hashed leaves a gap
+    pd.testing.assert_frame_equal(_stored(one)[0].drop(columns="file_id"), before[0].drop(columns="file_id"))
