@@ -13,9 +13,11 @@ in its own process so its peak RSS is its own):
   ``GeoSeries.to_crs``, ``geopandas.sjoin`` with the polygons, ``DataFrame.to_sql``.
 
 Data: the 35 Leicestershire months (../shared/data) against the 326 English
-districts, and a simulated single police.uk file of N rows (default 10M)
-against the simulator's town centres.  The naive path on the big file runs on
-its first ``--naive-rows`` rows (default 1M) and is compared in rows/s.
+districts; a simulated single police.uk file of N rows (default 10M) against
+the simulator's town centres; and the same N rows in the bulk-download layout
+(one file per force and month, ~500 files of ~20k rows, as a national
+download has).  The naive path on the simulated data runs on its first
+``--naive-rows`` rows (default 1M) and is compared in rows/s.
 
 Each path runs ``--repeat`` times (fresh process and workspace each time) and
 the median run is reported, with the spread: this 2-core machine's timings
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,6 +161,14 @@ def main() -> None:
         naive = run(NAIVE, [centres, str(args.naive_rows), big], tmp, args.repeat)
         compare(f"simulated single police.uk CSV (naive on the first {args.naive_rows:,} rows)", ours, naive)
         del summary
+        shutil.rmtree(tmp / "sim")
+        simulate(tmp / "bulk", seed=7, months=months, incidents_per_month=args.rows // months)
+        files = sorted(str(p) for p in (tmp / "bulk" / "police_uk").rglob("*-street.csv"))
+        centres = str(tmp / "bulk" / "boundaries" / "town_centres.geojson")
+        ours = run(HARMMAP, [str(tmp / "ws-bulk"), centres, "name", str(tmp / "bulk" / "police_uk")], tmp, args.repeat)
+        naive = run(NAIVE, [centres, str(args.naive_rows), *files], tmp, args.repeat)
+        compare(f"simulated bulk-download layout, {len(files)} monthly force files"
+                f" (naive on the first {args.naive_rows:,} rows)", ours, naive)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.ingest.prepare import (GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup, Reader, is_big,
-                                    prepare_group, take_group)
+from harmmap.ingest.groups import GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup, is_big, take_group
+from harmmap.ingest.prepare import Reader, prepare_group
 from harmmap.ingest.result import PieceReader
 from harmmap.ingest.sources import InputFile
 from harmmap.schema import RETAILER_PREFIX, SOURCE_POLICE_UK
@@ -188,7 +188,7 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
     """Ingest each input file with ``reader`` under the workspace write lock.
 
     Files are taken in groups of about ``group_bytes`` (see
-    :mod:`harmmap.ingest.prepare`) and loaded in input order; two groups are
+    :mod:`harmmap.ingest.groups`) and loaded in input order; two groups are
     read and geocoded at a time in worker threads while the main thread
     commits finished groups, one transaction per group, in input order.  With ``pieces`` (e.g.
     :data:`harmmap.ingest.police_uk.POLICE_UK_PIECES`) a big file is read in

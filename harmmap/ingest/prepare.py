@@ -1,11 +1,9 @@
-"""Prepare groups of input files for the store: load, hash, read, geocode, write segments.
+"""Prepare groups of input files for the store: read, validate, geocode, write segments.
 
-Small files are read and completed together: police.uk publishes one file per
-force and month (a national download is ~1,500 files of a few thousand rows),
-and a file's fixed cost of dozens of array operations would otherwise dwarf
-its rows.  Files are taken in input order into a group until it holds about
-``group_bytes`` of decompressed data; a larger file is a group on its own.
-Each reader still reads its file alone, so every row keeps its own file's row
+Small files are read and completed together (groups: :mod:`harmmap.ingest.groups`):
+police.uk publishes one file per force and month (a national download is
+~1,500 files of a few thousand rows), and a file's fixed cost of dozens of
+array operations would otherwise dwarf its rows.  Each reader still reads its file alone, so every row keeps its own file's row
 number and reason; the accepted rows of the group are then geocoded, given
 ids and written as one Parquet segment file.
 
@@ -25,11 +23,9 @@ file is an unregistered orphan that the next ingest deletes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -37,158 +33,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmmap.geo.geocode import locate_points
+from harmmap.ingest import groups
+from harmmap.ingest.groups import Loaded, Partition, PreparedFile, PreparedGroup, duplicate_entry
 from harmmap.ingest.identity import incidents_to_ids, incidents_to_keys, keys_to_ids
 from harmmap.ingest.result import PieceReader, ReadResult
-from harmmap.ingest.sources import InputFile
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
-from harmmap.store import catalog
 from harmmap.store.segments import PARTITION_COLUMN, write_segment
 from harmmap.store.workspace import Workspace, connect
 
 Reader = Callable[[bytes, str], ReadResult]
-GROUP_BYTES = 16 << 20  #: decompressed bytes of input per group (a bigger file is a group on its own)
-GROUP_FILES = 400  #: at most this many files per group (bounds one commit)
-PIECE_BYTES = 64 << 20  #: a file over 1.5x this is read in pieces of about this size (when its format allows)
 
 
-@dataclass(frozen=True)
-class Partition:
-    """The rows of one file in one partition (what a later vintage replaces)."""
-
-    key: str
-    rows: int
-    month_min: str | None
-    month_max: str | None
-    path: str  # the segment file holding these rows
-
-
-@dataclass(frozen=True)
-class PreparedFile:
-    """One input file after reading: its id, result, partitions and segment file."""
-
-    item: InputFile
-    sha256: str
-    size_bytes: int
-    file_id: int | None  # None for a duplicate
-    result: ReadResult | None  # None for a duplicate
-    partitions: tuple[Partition, ...] = ()  # a big file has one per (partition, piece)
-    duplicate_of: str | None = None
-
-    @property
-    def paths(self) -> set[str]:
-        """The segment files holding this file's rows."""
-        return {p.path for p in self.partitions}
-
-
-@dataclass(frozen=True)
-class PreparedGroup:
-    """Files read together; ``table`` holds all their accepted rows (INCIDENT_SCHEMA + partition_key)."""
-
-    files: tuple[PreparedFile, ...]
-    table: pa.Table
-
-    def rows_of(self, file_id: int, key: str | None = None) -> pa.Table:
-        """The stored rows of one file (and partition)."""
-        mask = pc.equal(self.table["file_id"], file_id)
-        if key is not None:
-            mask = pc.and_(mask, pc.equal(self.table[PARTITION_COLUMN].cast(pa.string()), key))
-        return self.table.filter(mask)
-
-
-@dataclass
-class _Loaded:
-    item: InputFile
-    data: bytes
-    sha256: str | Future  # a big file is hashed while it is read
-    file_id: int  # given in input order when loaded (a big file found duplicate later leaves a gap)
-
-
-def _sha256(data) -> str:
-    return hashlib.sha256(data).hexdigest()  # releases the GIL: runs beside the parsing threads
-
-
-def _hash_beside(data) -> Future:
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_sha256, data)
-    pool.shutdown(wait=False)
-    return future
-
-
-class Inputs:
-    """The input files of a run, with the big file held back when it arrives into a started group."""
-
-    def __init__(self, items: Iterable[InputFile]) -> None:
-        self.items = iter(items)
-        self.held: _Loaded | None = None
-
-
-class IdCounter:
-    """Hands out file ids in input order (the ingest holds the workspace write lock)."""
-
-    def __init__(self, first: int) -> None:
-        self.next = first
-
-    def take(self) -> int:
-        value, self.next = self.next, self.next + 1
-        return value
-
-
-def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int, ids: IdCounter,
-               in_pieces: bool = False) -> tuple[list[_Loaded | PreparedFile], bool]:
-    """Load files from ``inputs`` until the group is full; return it and whether inputs remain.
-
-    A file whose content is already in the workspace, or was met earlier in this
-    run, comes back as a duplicate :class:`PreparedFile` (never read).  With
-    ``in_pieces``, a file over 1.5 x ``PIECE_BYTES`` is a group on its own and is hashed
-    while it is read: :func:`prepare_group` checks it for duplicates before
-    writing anything.
-    """
-    if inputs.held is not None:
-        held, inputs.held = inputs.held, None
-        return [held], True
-    group: list[_Loaded | PreparedFile] = []
-    size = 0
-    with contextlib.closing(connect(ws)) as conn:
-        for item in inputs.items:
-            data = item.load()
-            if in_pieces and len(data) > PIECE_BYTES * 3 // 2:
-                big = _Loaded(item, data, _hash_beside(data), ids.take())
-                if group:
-                    inputs.held = big
-                    return group, True
-                return [big], True
-            sha = _sha256(data)
-            duplicate = _duplicate(conn, item, data, sha, seen)
-            if duplicate is not None:
-                group.append(duplicate)
-                continue
-            group.append(_Loaded(item, data, sha, ids.take()))
-            size += len(data)
-            if size >= group_bytes or len(group) >= GROUP_FILES:
-                return group, True
-    return group, False
-
-
-def is_big(group: list) -> bool:
-    """True for a group holding one big file (read in pieces on both cores)."""
-    return any(isinstance(entry, _Loaded) and isinstance(entry.sha256, Future) for entry in group)
-
-
-def _duplicate(conn, item: InputFile, data, sha: str, seen: dict[str, str]) -> PreparedFile | None:
-    """A duplicate entry if this content is stored or was met earlier in the run; else record it as seen."""
-    known = catalog.find_file(conn, sha)
-    if known or sha in seen:
-        note = f"{known[1]} (ingested {known[2]})" if known else f"{seen[sha]} (this run)"
-        return PreparedFile(item, sha, len(data), None, None, duplicate_of=note)
-    seen[sha] = item.name
-    return None
-
-
-def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile], reader: Reader,
+def prepare_group(ws: Workspace, source: str, group: list[Loaded | PreparedFile], reader: Reader,
                   resolution: int, pieces: PieceReader | None = None,
                   seen: dict[str, str] | None = None) -> PreparedGroup:
     """Read, validate and geocode a group of loaded files and write their segment file(s)."""
-    loaded = [entry for entry in group if isinstance(entry, _Loaded)]
+    loaded = [entry for entry in group if isinstance(entry, Loaded)]
     if len(loaded) == 1 and isinstance(loaded[0].sha256, Future):  # a big file alone
         big = loaded[0]
         prepared = _prepare_pieces(ws, source, big, pieces, resolution, seen) if pieces else None
@@ -196,7 +56,7 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
             return prepared
         big.sha256 = big.sha256.result()
         with contextlib.closing(connect(ws)) as conn:
-            duplicate = _duplicate(conn, big.item, big.data, big.sha256, {} if seen is None else seen)
+            duplicate = duplicate_entry(conn, big.item, big.data, big.sha256, {} if seen is None else seen)
         if duplicate is not None:
             return PreparedGroup((duplicate,), _complete(_empty_accepted(), resolution))
     files: list[PreparedFile] = []
@@ -218,7 +78,7 @@ def prepare_group(ws: Workspace, source: str, group: list[_Loaded | PreparedFile
     return PreparedGroup(tuple(_with_segments(ws, files, table)), table)
 
 
-def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceReader, resolution: int,
+def _prepare_pieces(ws: Workspace, source: str, entry: Loaded, pieces: PieceReader, resolution: int,
                     seen: dict[str, str] | None) -> PreparedGroup | None:
     """Read one big file in pieces, two at a time; None if it cannot be cut cleanly.
 
@@ -227,7 +87,7 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
     """
     name, data = entry.item.name, entry.data
     default_key = f"{source}/{id(entry):x}-pending"  # rows without a partition: renamed once the hash is known
-    spans = pieces.split(data, PIECE_BYTES)
+    spans = pieces.split(data, groups.PIECE_BYTES)
 
     def read(span) -> tuple[object, pa.Table, np.ndarray]:
         piece = pieces.read(data, name, span)
@@ -241,7 +101,7 @@ def _prepare_pieces(ws: Workspace, source: str, entry: _Loaded, pieces: PieceRea
             return None
         entry.sha256 = entry.sha256.result()
         with contextlib.closing(connect(ws)) as conn:
-            duplicate = _duplicate(conn, entry.item, data, entry.sha256, {} if seen is None else seen)
+            duplicate = duplicate_entry(conn, entry.item, data, entry.sha256, {} if seen is None else seen)
         if duplicate is not None:
             return PreparedGroup((duplicate,), _complete(_empty_accepted(), resolution))
         tables = [_rename_partition(table, default_key, f"{source}/{entry.sha256[:16]}") for _, table, _ in done]

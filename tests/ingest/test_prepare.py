@@ -8,8 +8,8 @@ import random
 import pandas as pd
 import pytest
 
+import harmmap.ingest.groups as groups
 import harmmap.ingest.police_uk as police_uk
-import harmmap.ingest.prepare as prepare
 from harmmap.ingest.pipeline import ingest_files
 from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk, split_police_uk
 from harmmap.ingest.prepare import merge_notes
@@ -58,7 +58,7 @@ def _ingest(ws, files: dict[str, bytes], **options) -> dict:
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    monkeypatch.setattr(prepare, "PIECE_BYTES", 40_000)
+    monkeypatch.setattr(groups, "PIECE_BYTES", 40_000)
     monkeypatch.setattr(police_uk, "BATCH_BYTES", 15_000)
 
 
@@ -106,7 +106,7 @@ def test_a_cut_inside_a_quoted_field_falls_back_to_a_whole_read(tmp_path, small_
         return any(data[:end].count(b'"') % 2 for _, end in split_police_uk(data, size)[:-1])
 
     size = next(size for size in range(30_000, 60_000, 101) if cut_inside(size))
-    monkeypatch.setattr(prepare, "PIECE_BYTES", size)
+    monkeypatch.setattr(groups, "PIECE_BYTES", size)
     whole, pieces = init_workspace(tmp_path / "whole"), init_workspace(tmp_path / "pieces")
     name = "2024-03-leicestershire-street.csv"
     report = _ingest(whole, {name: data})
