@@ -69,7 +69,7 @@ def make_rejects(row_number, reason, detail, raw) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class PieceReader:
-    """How to read a big file in pieces (police.uk CSV: :mod:`harmmap.ingest.police_uk`).
+    """How to read a big file in pieces, and small files together (police.uk CSV: :mod:`harmmap.ingest.police_uk`).
 
     Attributes
     ----------
@@ -81,8 +81,12 @@ class PieceReader:
     cut_cleanly : callable
         ``cut_cleanly(data, pieces) -> bool``: False when a cut fell where the
         format does not allow it (then the file is read whole instead).
+    read_many : callable, optional
+        ``read_many([(data, name), ...]) -> [ReadResult, ...]``: several small
+        files at once, each result as the plain reader would give it.
     """
 
     split: Callable
     read: Callable
     cut_cleanly: Callable
+    read_many: Callable | None = None

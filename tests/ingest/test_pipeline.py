@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from harmmap.ingest.pipeline import ingest_files
-from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk
 from harmmap.ingest.sources import expand_paths
 from harmmap.store.incidents import read_incidents
 from harmmap.store.workspace import connect, init_workspace, open_workspace
@@ -25,7 +25,8 @@ from tests.ingest.test_police_uk import csv_bytes, row
 
 
 def ingest(ws, *paths):
-    return ingest_files(ws, "police_uk", expand_paths(paths), read_police_uk).to_dict()
+    """As ``harmmap ingest police-uk`` does it (small files validated together, big ones in pieces)."""
+    return ingest_files(ws, "police_uk", expand_paths(paths), read_police_uk, pieces=POLICE_UK_PIECES).to_dict()
 
 
 def db_counts(ws) -> dict:
@@ -122,7 +123,7 @@ def test_zip_bulk_layout_and_gz_give_the_same_incidents(tmp_path):
 _CHILD = """
 import sys
 from harmmap.ingest.pipeline import ingest_files
-from harmmap.ingest.police_uk import read_police_uk
+from harmmap.ingest.police_uk import POLICE_UK_PIECES, read_police_uk
 from harmmap.ingest.sources import expand_paths
 from harmmap.store.workspace import init_workspace
 ws = init_workspace(sys.argv[1])

@@ -6,12 +6,13 @@ import gzip
 
 import numpy as np
 import pyarrow.compute as pc
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harmmap.errors import HarmmapError, SchemaError
-from harmmap.ingest.police_uk import CURRENT_COLUMNS, read_police_uk
+from harmmap.ingest.police_uk import CURRENT_COLUMNS, read_police_uk, read_police_uk_files
 
 HEADER = ",".join(CURRENT_COLUMNS)
 
@@ -186,3 +187,51 @@ def test_coordinates_are_either_in_the_uk_or_rejected(points):
 def test_huge_field_is_handled():
     result = read_police_uk(csv_bytes(row(location="x" * 200_000)))
     assert result.incidents.num_rows == 1
+
+
+# --- several files validated together -------------------------------------------------------------
+
+OLDER_HEADER = "Month,Reported by,Falls within,Easting,Northing,Location,Crime type,Context"
+_FILE_KINDS = {
+    "clean": lambda i: csv_bytes(row(crime_id=f"{i:064x}"), row(crime_id="", crime_type="Anti-social behaviour")),
+    "rejects": lambda i: csv_bytes(row(lng="", lat="", location="No Location"), row(month="2024-13"),
+                                   row(crime_type="Shop theft"), row(lng="0", lat="0"), row(crime_id=f"{i:x}")),
+    "no force": lambda i: csv_bytes(row(reported="", crime_id=f"{i}")),
+    "other force": lambda i: csv_bytes(row(reported="Derbyshire Constabulary", month="2024-02")),
+    "older": lambda i: csv_bytes("2012-04,Avon and Somerset Constabulary,x,360667,169714,On or near Y,Violent crime,",
+                                 "2012-04,Avon and Somerset Constabulary,x,,,No Location,Burglary,", header=OLDER_HEADER),
+    "bad utf-8": lambda i: csv_bytes(row()) + b"x\xff\xfe,2024-03,,,,,,,,,,\r\n" + csv_bytes(row())[len(HEADER) + 2:],
+    "malformed": lambda i: csv_bytes(row(), "only,three,fields", row(crime_id="b")),
+    "quoted": lambda i: csv_bytes(row(location='"On or near Car Park, Mill Lane"')),
+    "header only": lambda i: csv_bytes(),
+    "twins": lambda i: csv_bytes(*[row(crime_id="", crime_type="Anti-social behaviour")] * 3),
+}
+
+
+def _frames(result):
+    incidents = result.incidents.to_pandas()  # values compared, not dictionaries (shared when read together)
+    incidents = incidents.astype({c: object for c in incidents.columns if isinstance(incidents[c].dtype, pd.CategoricalDtype)})
+    return (incidents, result.rejects, result.rows_read, result.partition_keys, result.notes)
+
+
+def _same(a, b):
+    for x, y in zip(_frames(a), _frames(b)):
+        if isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True))
+        else:
+            assert x == y
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(sorted(_FILE_KINDS)), min_size=1, max_size=8))
+def test_files_read_together_give_what_each_file_gives_alone(kinds):
+    items = [(_FILE_KINDS[kind](i), f"2024-03-force{i}-street.csv") for i, kind in enumerate(kinds)]
+    together = read_police_uk_files(items)
+    assert len(together) == len(items)
+    for (data, name), result in zip(items, together):
+        _same(result, read_police_uk(data, name))
+
+
+def test_a_file_that_is_not_police_uk_still_raises_when_read_together():
+    with pytest.raises(SchemaError):
+        read_police_uk_files([(csv_bytes(row()), "a.csv"), (b"x,y\r\n1,2\r\n", "b.csv")])

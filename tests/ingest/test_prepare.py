@@ -124,12 +124,14 @@ def test_spans_cover_the_rows_exactly():
     assert all(data[end - 1:end] == b"\n" for _, end in spans)
 
 
-def test_grouped_files_store_what_files_read_one_by_one_store(tmp_path):
+@pytest.mark.parametrize("together", [None, POLICE_UK_PIECES])  # with POLICE_UK_PIECES: validated as one table
+def test_grouped_files_store_what_files_read_one_by_one_store(tmp_path, together):
     files = {f"2024-0{m}-force{f}-street.csv": _big_file(10 * m + f, n=200, months=(f"2024-0{m}",)).replace(
         b"Leicestershire Police", f"Force {f}".encode()) for m in (1, 2, 3) for f in (1, 2)}
+    files["2024-04-force3-street.csv"] = csv_bytes(row(reported="", month="2024-04"), row(month="2024-13"))
     one, grouped = init_workspace(tmp_path / "one"), init_workspace(tmp_path / "grouped")
     a = _ingest(one, files, group_bytes=1)
-    b = _ingest(grouped, files)
+    b = _ingest(grouped, files, pieces=together)
     assert a == b
     for x, y in zip(_stored(one), _stored(grouped)):
         if isinstance(x, pd.DataFrame):
