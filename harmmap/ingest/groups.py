@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable
@@ -30,6 +31,7 @@ from harmmap.store.workspace import Workspace, connect
 GROUP_BYTES = 16 << 20  #: decompressed bytes of input per group (a bigger file is a group on its own)
 GROUP_FILES = 400  #: at most this many files per group (bounds one commit)
 PIECE_BYTES = 64 << 20  #: a file over 1.5x this is read in pieces of about this size (when its format allows)
+PREFETCH_FILES = 4  #: files loaded and hashed ahead of the group being taken
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,46 @@ def _hash_beside(data) -> Future:
 
 
 class Inputs:
-    """The input files of a run, with the big file held back when it arrives into a started group."""
+    """The input files of a run, loaded and hashed a few files ahead on a thread of their own.
 
-    def __init__(self, items: Iterable[InputFile]) -> None:
+    Decompressing (ISA-L) and hashing (OpenSSL) release the GIL, so the next
+    files are ready when a group is taken.  A file over ``big_from`` bytes is
+    not hashed here (it is hashed while it is read).  The big file that
+    arrives into a started group is held back for the next one.
+    """
+
+    def __init__(self, items: Iterable[InputFile], big_from: int | None = None, ahead: int = PREFETCH_FILES) -> None:
         self.items = iter(items)
+        self.big_from = big_from
+        self.ahead = ahead
+        self.queue: deque[Future] = deque()
+        self.pool = ThreadPoolExecutor(max_workers=1)
         self.held: Loaded | None = None
+
+    def _load(self, item: InputFile) -> tuple[InputFile, object, str | None]:
+        data = item.load()
+        big = self.big_from is not None and len(data) > self.big_from
+        return item, data, None if big else _sha256(data)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[InputFile, object, str | None]:
+        while len(self.queue) < self.ahead:
+            item = next(self.items, None)
+            if item is None:
+                break
+            self.queue.append(self.pool.submit(self._load, item))
+        if not self.queue:
+            self.pool.shutdown(wait=False)
+            raise StopIteration
+        return self.queue.popleft().result()
+
+    def close(self) -> None:
+        """Stop loading ahead (pending loads are dropped)."""
+        for future in self.queue:
+            future.cancel()
+        self.pool.shutdown(wait=True)
 
 
 class IdCounter:
@@ -114,15 +151,20 @@ class IdCounter:
         return value
 
 
-def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int, ids: IdCounter,
-               in_pieces: bool = False) -> tuple[list[Loaded | PreparedFile], bool]:
+def big_from(in_pieces: bool) -> int | None:
+    """Files over this many bytes are read in pieces (None: no piece reader)."""
+    return PIECE_BYTES * 3 // 2 if in_pieces else None
+
+
+def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes: int,
+               ids: IdCounter) -> tuple[list[Loaded | PreparedFile], bool]:
     """Load files from ``inputs`` until the group is full; return it and whether inputs remain.
 
     A file whose content is already in the workspace, or was met earlier in this
-    run, comes back as a duplicate :class:`PreparedFile` (never read).  With
-    ``in_pieces``, a file over 1.5 x ``PIECE_BYTES`` is a group on its own and is hashed
-    while it is read: :func:`prepare_group` checks it for duplicates before
-    writing anything.
+    run, comes back as a duplicate :class:`PreparedFile` (never read).  A big
+    file (see :func:`big_from`) is a group on its own and is hashed while it
+    is read: :func:`prepare_group` checks it for duplicates before writing
+    anything.
     """
     if inputs.held is not None:
         held, inputs.held = inputs.held, None
@@ -130,15 +172,13 @@ def take_group(ws: Workspace, inputs: Inputs, seen: dict[str, str], group_bytes:
     group: list[Loaded | PreparedFile] = []
     size = 0
     with contextlib.closing(connect(ws)) as conn:
-        for item in inputs.items:
-            data = item.load()
-            if in_pieces and len(data) > PIECE_BYTES * 3 // 2:
+        for item, data, sha in inputs:
+            if sha is None:  # a big file, read in pieces
                 big = Loaded(item, data, _hash_beside(data), ids.take())
                 if group:
                     inputs.held = big
                     return group, True
                 return [big], True
-            sha = _sha256(data)
             duplicate = duplicate_entry(conn, item, data, sha, seen)
             if duplicate is not None:
                 group.append(duplicate)

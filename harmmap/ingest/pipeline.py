@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmmap.ingest.groups import GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup, is_big, take_group
+from harmmap.ingest.groups import (GROUP_BYTES, IdCounter, Inputs, PreparedFile, PreparedGroup, big_from, is_big,
+                                   take_group)
 from harmmap.ingest.prepare import Reader, prepare_group
 from harmmap.ingest.result import PieceReader
 from harmmap.ingest.sources import InputFile
@@ -201,13 +202,14 @@ def ingest_files(ws: Workspace, source: str, inputs: Iterable[InputFile], reader
     """
     resolution = workspace_resolution(ws)
     summaries: list[FileSummary] = []
-    pending, seen, in_flight = Inputs(inputs), {}, deque()
-    with write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=2) as pool:
+    pending, seen, in_flight = Inputs(inputs, big_from(pieces is not None)), {}, deque()
+    with (write_lock(ws), contextlib.closing(connect(ws)) as conn, ThreadPoolExecutor(max_workers=2) as pool,
+          contextlib.closing(pending)):
         remove_orphans(ws, catalog.all_segment_paths(conn))
         ids, more = IdCounter(catalog.next_file_id(conn)), True
         while more or in_flight:
             while more and len(in_flight) < 2 and not (in_flight and in_flight[-1][1]):
-                group, more = take_group(ws, pending, seen, group_bytes, ids, pieces is not None)
+                group, more = take_group(ws, pending, seen, group_bytes, ids)
                 if group:
                     big = is_big(group)
                     while big and in_flight:  # a big file uses both cores: let the groups before it finish
