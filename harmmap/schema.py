@@ -47,6 +47,11 @@ cell : uint64
     H3 cell at the workspace base resolution (9 by default).
 file_id, row_number : int64
     Provenance: the ingested file and the 1-based data row within it.
+ref_key : uint64
+    A 64-bit key of ``source_ref`` (0 when it is null): the first 64 bits of a
+    police.uk Crime ID (itself a SHA-256 hex digest), else pandas' SipHash of
+    the text (:func:`harmmap.ingest.identity.refs_to_keys`).  The counting
+    rules compare references by this key, so they never read the text.
 
 The place(s) an incident falls in are kept in a separate long table
 (:data:`PLACE_ASSIGNMENT_SCHEMA`): places can overlap and can be imported after
@@ -116,6 +121,7 @@ INCIDENT_SCHEMA = pa.schema(
         pa.field("cell", pa.uint64(), nullable=False),
         pa.field("file_id", pa.int64(), nullable=False),
         pa.field("row_number", pa.int64(), nullable=False),
+        pa.field("ref_key", pa.uint64(), nullable=False),
     ]
 )
 

@@ -144,7 +144,8 @@ def _ref_hash(table: pa.Table, rows: np.ndarray, month: np.ndarray) -> np.ndarra
     source_hash = hash_text(names)[codes]
     retailer = np.array([name.startswith("retailer:") for name in names], dtype=bool)[codes]
     month_hash = pd.util.hash_array(np.where(retailer, -1, month[rows]).astype("int64"))
-    prefix = refs_to_keys(table["source_ref"])[rows]
+    stored = "ref_key" in table.column_names  # computed with the accepted rows (prepare)
+    prefix = (table["ref_key"].to_numpy() if stored else refs_to_keys(table["source_ref"]))[rows]
     return pd.util.hash_array(prefix ^ source_hash ^ (month_hash * np.uint64(3)))
 
 

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from harmmap.geo.geocode import locate_points
 from harmmap.ingest import groups
 from harmmap.ingest.groups import Loaded, Partition, PreparedFile, PreparedGroup, duplicate_entry
-from harmmap.ingest.identity import incidents_to_ids, incidents_to_keys, keys_to_ids
+from harmmap.ingest.identity import incidents_to_ids, incidents_to_keys, keys_to_ids, refs_to_keys
 from harmmap.ingest.result import PieceReader, ReadResult
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
 from harmmap.store.segments import PARTITION_COLUMN, write_segment
@@ -187,8 +187,9 @@ def _accepted(result: ReadResult, file_id: int, default_key: str) -> pa.Table:
 
 def _add_missing(table: pa.Table, n: int, file_id: int) -> pa.Table:
     zeros = pa.array(np.zeros(n, dtype="int64"))
+    refs = refs_to_keys(table["source_ref"]) if n else np.zeros(0, dtype="uint64")
     for name, value in (("cell", pa.array(np.zeros(n, dtype="uint64"))), ("incident_id", zeros),
-                        ("file_id", pa.array(np.full(n, file_id, dtype="int64")))):
+                        ("file_id", pa.array(np.full(n, file_id, dtype="int64"))), ("ref_key", pa.array(refs))):
         if name in table.column_names:
             table = table.set_column(table.schema.get_field_index(name), name, value)
         else:

@@ -1,8 +1,8 @@
 """A cached "which rows count" mask per set of active segments.
 
 The counting rules (:func:`harmmap.store.incidents.count_rules`) need the
-reference columns of every stored row: on 10M incidents reading those 64-hex
-Crime IDs and comparing them costs several seconds, while the answer only
+reference keys of every stored row: on 10M incidents reading and comparing
+them costs a few seconds, while the answer only
 changes when the set of active segments changes.  So the answer is cached:
 one bit per stored row, in read order, in ``cache/counted-<key>.npy`` where
 ``key`` hashes the ordered list of segments read.  Segments are immutable and
@@ -27,7 +27,7 @@ from harmmap.store.segments import read_segments
 from harmmap.store.workspace import Workspace
 
 CACHE_DIR = "cache"
-RULE_COLUMNS = ("incident_id", "source", "source_ref", "police_ref", "month", "file_id", "row_number")
+RULE_COLUMNS = ("incident_id", "source", "ref_key", "police_ref", "month", "file_id", "row_number")
 _KEEP_FILES = 8
 
 

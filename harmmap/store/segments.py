@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from harmmap.errors import WorkspaceError
+from harmmap.ingest.identity import refs_to_keys
 from harmmap.schema import INCIDENT_SCHEMA, conform_incidents
 from harmmap.store.catalog import SegmentRow
 from harmmap.store.workspace import SEGMENT_DIR, Workspace
@@ -72,7 +73,12 @@ def _target_type(field: pa.Field, found: pa.DataType) -> pa.DataType:
 
 def _read_one(path: Path, wanted: list[str], keys: list[str] | None, keep: np.ndarray | None = None) -> pa.Table:
     filters = None if keys is None else [(PARTITION_COLUMN, "in", keys)]
-    table = pq.read_table(path, columns=wanted, filters=filters, use_threads=False)
+    derive = "ref_key" in wanted and "ref_key" not in pq.read_schema(path).names  # written before schema v4
+    columns = [c for c in wanted if c != "ref_key"] + ["source_ref"] if derive else wanted
+    table = pq.read_table(path, columns=list(dict.fromkeys(columns)), filters=filters, use_threads=False)
+    if derive:
+        table = table.append_column("ref_key", pa.array(refs_to_keys(table["source_ref"]), pa.uint64()))
+        table = table.select(wanted)
     if keep is not None:
         if len(keep) != table.num_rows:
             raise WorkspaceError("a segment file holds a different number of rows than the catalogue says",
