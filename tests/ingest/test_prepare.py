@@ -51,6 +51,14 @@ def _stored(ws) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     return incidents, rejects, files
 
 
+def _assert_same_store(a, b) -> None:
+    for x, y in zip(_stored(a), _stored(b)):
+        if isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x, y)
+        else:
+            assert x == y
+
+
 def _ingest(ws, files: dict[str, bytes], **options) -> dict:
     inputs = [InputFile(name, lambda data=data: data) for name, data in files.items()]
     return ingest_files(ws, "police_uk", inputs, read_police_uk, **options).to_dict()
@@ -68,11 +76,7 @@ def test_a_big_file_read_in_pieces_stores_what_a_whole_read_stores(tmp_path, sma
     whole, pieces = init_workspace(tmp_path / "whole"), init_workspace(tmp_path / "pieces")
     a, b = _ingest(whole, data), _ingest(pieces, data, pieces=POLICE_UK_PIECES)
     assert a == b
-    for x, y in zip(_stored(whole), _stored(pieces)):
-        if isinstance(x, pd.DataFrame):
-            pd.testing.assert_frame_equal(x, y)
-        else:
-            assert x == y
+    _assert_same_store(whole, pieces)
     with contextlib.closing(connect(pieces)) as conn:
         paths = conn.execute("SELECT count(DISTINCT path) FROM segments WHERE active = 1").fetchone()[0]
         per_month = conn.execute("SELECT max(n) FROM (SELECT count(*) n FROM segments WHERE active = 1"
@@ -133,11 +137,7 @@ def test_grouped_files_store_what_files_read_one_by_one_store(tmp_path, together
     a = _ingest(one, files, group_bytes=1)
     b = _ingest(grouped, files, pieces=together)
     assert a == b
-    for x, y in zip(_stored(one), _stored(grouped)):
-        if isinstance(x, pd.DataFrame):
-            pd.testing.assert_frame_equal(x, y)
-        else:
-            assert x == y
+    _assert_same_store(one, grouped)
     with contextlib.closing(connect(grouped)) as conn:
         assert conn.execute("SELECT count(DISTINCT path) FROM segments").fetchone()[0] == 1
 
