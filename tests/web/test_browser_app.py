@@ -139,3 +139,18 @@ def test_retailer_sees_only_its_stores(page, live_server):
     page.screenshot(path=str(ARTIFACTS / "web_retailer.png"), full_page=True)
     assert page.goto(f"{live_server}/map").status == 403
     assert page.outside_requests == []
+
+
+def test_deployment_plan_draws_on_the_map_with_its_legend(page, live_server):
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, "deploy")
+    page.goto(f"{live_server}/plans?plan=deploy&teams=4&radius=2500")
+    page.wait_for_selector("#plan-legend .legend-row", timeout=30_000)
+    legend = page.inner_text("#plan-legend")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web_plan_deploy.png"))
+    assert errors == []
+    assert "2,500 m service radius" in legend  # numbers formatted by dom.js (whole numbers on this screen)
+    assert page.locator("#plan-map .plan-site").count() >= 1
+    assert page.outside_requests == []

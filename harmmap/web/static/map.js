@@ -40,16 +40,7 @@
     { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
-  function fmt(x, digits) {
-    if (x === null || x === undefined) return "–";
-    return Number(x).toLocaleString("en-GB", { maximumFractionDigits: digits === undefined ? 1 : digits });
-  }
+  const { el, fmt } = window.harmmapDom;  // dom.js; fmt shows 1 decimal unless told otherwise
   function query(extra) {
     const q = new URLSearchParams(extra || {});
     if (state.period) q.set("period", state.period);

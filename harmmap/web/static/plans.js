@@ -31,15 +31,9 @@
   const mapEl = document.getElementById("plan-map");
   if (!mapEl || !meta.kind || typeof L === "undefined") return;
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
-  function fmt(x, digits) {
-    if (x === null || x === undefined) return "–";
-    return Number(x).toLocaleString("en-GB", { maximumFractionDigits: digits === undefined ? 0 : digits });
+  const el = window.harmmapDom.el;  // dom.js
+  function fmt(x, digits) {  // whole numbers unless told otherwise
+    return window.harmmapDom.fmt(x, digits === undefined ? 0 : digits);
   }
   function tip(lines) {
     const box = el("div");
