@@ -101,15 +101,27 @@ def _diff(ws: Workspace, old_segments: list, new: pa.Table) -> dict[str, int]:
             "removed": len(old.index.difference(fresh.index)), "outcome_changed": int(changed)}
 
 
-def _cross_source_counts(ws: Workspace, conn, source: str, group: PreparedGroup,
-                         f: PreparedFile) -> tuple[int, int]:
-    """Return (linked, updated): police<->retailer reference links and retailer re-exports."""
+def _retail_police_refs(ws: Workspace, conn) -> pa.Array | None:
+    """The police references retailers gave (distinct), or None when no retailer data is stored."""
+    retail = catalog.active_segments(conn, source=RETAILER_PREFIX + "*")
+    if not retail:
+        return None
+    return pc.unique(pc.drop_null(read_segments(ws, retail, ["police_ref"])["police_ref"]))
+
+
+def _cross_source_counts(ws: Workspace, conn, source: str, group: PreparedGroup, f: PreparedFile,
+                         known: dict) -> tuple[int, int]:
+    """Return (linked, updated): police<->retailer reference links and retailer re-exports.
+
+    ``known`` keeps what one group's files share (the retailers' police references) so it is read once.
+    """
     if source == SOURCE_POLICE_UK:
-        retail = catalog.active_segments(conn, source=RETAILER_PREFIX + "*")
-        if not retail:
+        if "retail" not in known:
+            known["retail"] = _retail_police_refs(ws, conn)
+        given = known["retail"]
+        if given is None:
             return 0, 0
         table = group.rows_of(f.file_id)
-        given = pc.unique(pc.drop_null(read_segments(ws, retail, ["police_ref"])["police_ref"]))
         hits = pc.unique(pc.filter(table["source_ref"], pc.is_in(table["source_ref"], value_set=given)))
         return len(hits), 0
     table = group.rows_of(f.file_id)
@@ -129,14 +141,14 @@ def _cross_source_counts(ws: Workspace, conn, source: str, group: PreparedGroup,
 
 def _commit(ws: Workspace, conn, source: str, group: PreparedGroup) -> list[FileSummary]:
     """Register a prepared group in one transaction: files, rejects, segments, replacements."""
-    summaries, replaced_segments = [], []
+    summaries, replaced_segments, known = [], [], {}
     with transaction(conn):
         catalog.ensure_source(conn, source)
         for f in group.files:
             if f.result is None:
                 summaries.append(FileSummary(f.item.name, f.sha256, "duplicate", duplicate_of=f.duplicate_of))
                 continue
-            summary, old = _commit_file(ws, conn, source, group, f)
+            summary, old = _commit_file(ws, conn, source, group, f, known)
             summaries.append(summary)
             replaced_segments += old
     live = catalog.all_segment_paths(conn)
@@ -144,13 +156,13 @@ def _commit(ws: Workspace, conn, source: str, group: PreparedGroup) -> list[File
     return summaries
 
 
-def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: PreparedFile):
+def _commit_file(ws: Workspace, conn, source: str, group: PreparedGroup, f: PreparedFile, known: dict):
     result = f.result
     accepted = sum(p.rows for p in f.partitions)
     by_key: dict[str, list] = {}
     for part in f.partitions:  # a big file read in pieces has a segment per (partition, piece)
         by_key.setdefault(part.key, []).append(part)
-    linked, updated = _cross_source_counts(ws, conn, source, group, f)
+    linked, updated = _cross_source_counts(ws, conn, source, group, f, known)
     catalog.insert_file(conn, f.file_id, sha256=f.sha256, source=source, name=f.item.name,
                         size_bytes=f.size_bytes, rows_read=result.rows_read, accepted=accepted,
                         rejected=len(result.rejects),

@@ -177,3 +177,36 @@ def test_a_big_file_hashed_while_read_is_still_found_duplicate(tmp_path, small_p
     assert _ingest(one, files, group_bytes=1)["accepted"] == first["accepted"]
     # the same rows; file ids may differ: a big file found duplicate only once hashed leaves a gap
     pd.testing.assert_frame_equal(_stored(one)[0].drop(columns="file_id"), before[0].drop(columns="file_id"))
+
+
+def test_police_retailer_links_are_reported_whichever_is_loaded_first(tmp_path):
+    from harmmap.ingest.mapping import load_mapping
+    from harmmap.ingest.retailer import read_retailer_incidents
+    from harmmap.ingest.sources import expand_paths
+    from harmmap.ingest.stores import read_stores
+    from harmmap.simulate import simulate
+    from harmmap.store.places import load_stores, save_stores
+
+    summary = simulate(tmp_path / "sim", seed=3, months=4, incidents_per_month=3_000)
+    org = summary.org_id
+    incidents = tmp_path / "sim" / "retailer" / f"{org}_incidents.csv"
+    mapping = load_mapping(tmp_path / "sim" / "retailer" / f"{org}_mapping.toml")
+
+    def load(ws, order):
+        save_stores(ws, org, read_stores(tmp_path / "sim" / "stores" / f"{org}_stores.csv", org_id=org).stores)
+        known = load_stores(ws, org)
+        reader = lambda data, name: read_retailer_incidents(incidents, org_id=org, mapping=mapping, stores=known)
+        reports = {}
+        for what in order:
+            if what == "police":
+                reports[what] = ingest_files(ws, "police_uk", expand_paths([tmp_path / "sim" / "police_uk"]),
+                                             read_police_uk, pieces=POLICE_UK_PIECES).to_dict()
+            else:
+                reports[what] = ingest_files(ws, "retailer:" + org, expand_paths([incidents]), reader).to_dict()
+        return reports
+
+    police_first = load(init_workspace(tmp_path / "a"), ["police", "retail"])
+    retail_first = load(init_workspace(tmp_path / "b"), ["retail", "police"])
+    assert police_first["police"]["files_ingested"] > 4  # several force files, so several per group
+    assert police_first["retail"]["linked"] > 0
+    assert retail_first["police"]["linked"] == police_first["retail"]["linked"]
